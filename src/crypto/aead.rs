@@ -1,0 +1,164 @@
+//! AES-GCM with 12-byte IVs and 16-byte tags, keyed by 16, 24 or 32 bytes.
+
+use std::fmt;
+
+use aes_gcm::aead::consts::U12;
+use aes_gcm::aead::{AeadInPlace, KeyInit};
+use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_128_GCM, AES_256_GCM};
+
+use crate::error::{Error, Result};
+use crate::format::header::{IV_LEN, TAG_LEN};
+
+type Aes192Gcm = aes_gcm::AesGcm<aes_gcm::aes::Aes192, U12>;
+
+/// An AES-GCM key. The `ring` key schedule is not zeroized by `ring` on drop (a known limit
+/// of `ring`); the raw key bytes we held are.
+pub(crate) enum AeadKey {
+    Ring(LessSafeKey),
+    Aes192(Box<Aes192Gcm>),
+}
+
+impl fmt::Debug for AeadKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AeadKey([redacted])")
+    }
+}
+
+impl AeadKey {
+    /// A key of 16, 24 or 32 bytes.
+    pub(crate) fn new(key: &[u8]) -> Result<AeadKey> {
+        let ring_key = |alg| {
+            UnboundKey::new(alg, key)
+                .map(|k| AeadKey::Ring(LessSafeKey::new(k)))
+                .map_err(|_| Error::Unreachable("ring refused a key of valid length"))
+        };
+        match key.len() {
+            16 => ring_key(&AES_128_GCM),
+            32 => ring_key(&AES_256_GCM),
+            24 => Aes192Gcm::new_from_slice(key)
+                .map(|k| AeadKey::Aes192(Box::new(k)))
+                .map_err(|_| Error::Unreachable("aes-gcm refused a 24-byte key")),
+            n => Err(Error::InvalidArgument(format!(
+                "an AES key must be 16, 24 or 32 bytes, not {n}"
+            ))),
+        }
+    }
+
+    /// Encrypts `buf` in place and returns the tag.
+    pub(crate) fn seal_in_place(
+        &self,
+        iv: &[u8; IV_LEN],
+        aad: &[u8],
+        buf: &mut [u8],
+    ) -> Result<[u8; TAG_LEN]> {
+        let mut tag = [0u8; TAG_LEN];
+        match self {
+            AeadKey::Ring(k) => {
+                let t = k
+                    .seal_in_place_separate_tag(
+                        Nonce::assume_unique_for_key(*iv),
+                        Aad::from(aad),
+                        buf,
+                    )
+                    .map_err(|_| Error::Unreachable("AES-GCM input too long"))?;
+                tag.copy_from_slice(t.as_ref());
+            }
+            AeadKey::Aes192(k) => {
+                let t = k
+                    .encrypt_in_place_detached(iv.into(), aad, buf)
+                    .map_err(|_| Error::Unreachable("AES-GCM input too long"))?;
+                tag.copy_from_slice(&t);
+            }
+        }
+        Ok(tag)
+    }
+
+    /// Decrypts `ct_and_tag` (ciphertext followed by the 16-byte tag) in place and returns
+    /// the plaintext length. On failure the whole buffer is zeroed and the one opaque
+    /// [`Error::AuthenticationFailed`] is returned.
+    pub(crate) fn open_in_place(
+        &self,
+        iv: &[u8; IV_LEN],
+        aad: &[u8],
+        ct_and_tag: &mut [u8],
+    ) -> Result<usize> {
+        let Some(pt_len) = ct_and_tag.len().checked_sub(TAG_LEN) else {
+            return Err(Error::AuthenticationFailed);
+        };
+        let ok = match self {
+            AeadKey::Ring(k) => k
+                .open_in_place(
+                    Nonce::assume_unique_for_key(*iv),
+                    Aad::from(aad),
+                    ct_and_tag,
+                )
+                .is_ok(),
+            AeadKey::Aes192(k) => {
+                let (ct, tag) = ct_and_tag.split_at_mut(pt_len);
+                let tag: [u8; TAG_LEN] = tag
+                    .try_into()
+                    .map_err(|_| Error::Unreachable("tag length"))?;
+                let tag = aes_gcm::Tag::from(tag);
+                k.decrypt_in_place_detached(iv.into(), aad, ct, &tag)
+                    .is_ok()
+            }
+        };
+        if ok {
+            Ok(pt_len)
+        } else {
+            zeroize::Zeroize::zeroize(ct_and_tag);
+            Err(Error::AuthenticationFailed)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Cross-checks every key size against the independent RustCrypto implementation.
+    #[test]
+    fn matches_rustcrypto_for_all_key_sizes() {
+        for len in [16usize, 24, 32] {
+            let key: Vec<u8> = (0..len as u8).collect();
+            let k = AeadKey::new(&key).unwrap();
+            let iv = [7u8; 12];
+            let mut buf = b"attack at dawn, bring snacks".to_vec();
+            let tag = k.seal_in_place(&iv, b"aad", &mut buf).unwrap();
+            let mut other = b"attack at dawn, bring snacks".to_vec();
+            let other_tag = match len {
+                16 => aes_gcm::Aes128Gcm::new_from_slice(&key)
+                    .unwrap()
+                    .encrypt_in_place_detached((&iv).into(), b"aad", &mut other),
+                24 => Aes192Gcm::new_from_slice(&key)
+                    .unwrap()
+                    .encrypt_in_place_detached((&iv).into(), b"aad", &mut other),
+                _ => aes_gcm::Aes256Gcm::new_from_slice(&key)
+                    .unwrap()
+                    .encrypt_in_place_detached((&iv).into(), b"aad", &mut other),
+            }
+            .unwrap();
+            assert_eq!(buf, other);
+            assert_eq!(&tag[..], &other_tag[..]);
+            let mut ct = buf.clone();
+            ct.extend_from_slice(&tag);
+            let n = k.open_in_place(&iv, b"aad", &mut ct).unwrap();
+            assert_eq!(&ct[..n], b"attack at dawn, bring snacks");
+            let mut bad = buf.clone();
+            bad.extend_from_slice(&tag);
+            bad[0] ^= 1;
+            assert!(matches!(
+                k.open_in_place(&iv, b"aad", &mut bad),
+                Err(Error::AuthenticationFailed)
+            ));
+            assert!(
+                bad.iter().all(|&b| b == 0),
+                "buffer zeroed after a failed open"
+            );
+        }
+        assert!(matches!(
+            AeadKey::new(&[0; 20]),
+            Err(Error::InvalidArgument(_))
+        ));
+    }
+}

@@ -1,0 +1,138 @@
+//! # esdk
+//!
+//! The AWS Encryption SDK message format in Rust, byte-compatible with every ESDK (Python,
+//! Java, C, JavaScript, .NET), with no AWS dependency.
+//!
+//! Each message is encrypted under a fresh data key; keyrings wrap that data key (raw AES
+//! here) and the wrapped keys travel in the message header. The body is framed AES-GCM;
+//! signing suites add an ECDSA footer.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use esdk::{decrypt, encrypt, DecryptOptions, EncryptOptions, RawAesKeyring, WrappingKey};
+//!
+//! let keyring = Arc::new(RawAesKeyring::new("my-namespace", "my-key", WrappingKey::generate(32)?)?);
+//! let mut options = EncryptOptions::default();
+//! options.encryption_context.insert("purpose", "example");
+//! let message = encrypt(keyring.clone(), b"hello", options)?;
+//! let decrypted = decrypt(keyring, &message, DecryptOptions::default())?;
+//! assert_eq!(decrypted.plaintext, b"hello");
+//! assert_eq!(decrypted.header.encryption_context.get("purpose"), Some("example"));
+//! # Ok::<(), esdk::Error>(())
+//! ```
+//!
+//! Streaming: [`Encryptor`] / [`Decryptor`] (sans-IO) and their `std::io` fronts
+//! [`EncryptingWriter`] / [`DecryptingReader`].
+
+#![forbid(unsafe_code)]
+
+pub mod cmm;
+pub mod crypto;
+pub mod error;
+pub mod format;
+pub mod keyring;
+pub mod materials;
+pub mod stream;
+
+use std::sync::Arc;
+
+pub use cmm::{CryptoMaterialsManager, DefaultCmm, RequiredEncryptionContextCmm};
+pub use crypto::DataKey;
+pub use error::{Error, FormatError, LimitError, PolicyError, Result};
+pub use format::context::EncryptionContext;
+pub use format::header::{EncryptedDataKey, HeaderBody};
+pub use format::suite::{AlgorithmSuite, CommitmentPolicy};
+pub use keyring::{Keyring, MultiKeyring, RawAesKeyring, WrappingKey};
+pub use stream::io::{DecryptingReader, EncryptingWriter};
+pub use stream::{DecryptOptions, Decryptor, EncryptOptions, Encryptor, Progress};
+
+/// A decrypted message.
+#[derive(Debug)]
+pub struct Decrypted {
+    /// The plaintext.
+    pub plaintext: Vec<u8>,
+    /// The authenticated header.
+    pub header: HeaderBody,
+}
+
+/// Encrypts `plaintext` into one message, with a [`DefaultCmm`] over `keyring`.
+pub fn encrypt(
+    keyring: Arc<dyn Keyring>,
+    plaintext: &[u8],
+    options: EncryptOptions,
+) -> Result<Vec<u8>> {
+    encrypt_with_cmm(&DefaultCmm::new(keyring), plaintext, options)
+}
+
+/// Encrypts `plaintext` into one message with a materials manager.
+pub fn encrypt_with_cmm(
+    cmm: &dyn CryptoMaterialsManager,
+    plaintext: &[u8],
+    options: EncryptOptions,
+) -> Result<Vec<u8>> {
+    let frame = options.frame_length as usize;
+    let mut enc = Encryptor::new(cmm, options)?;
+    let frames = plaintext.len() / frame.max(1) + 1;
+    let mut out = Vec::with_capacity(plaintext.len() + frames * 40 + 1024);
+    let mut rest = plaintext;
+    loop {
+        if rest.is_empty() {
+            enc.end_input();
+        }
+        let used = enc.push(rest)?;
+        rest = &rest[used..];
+        let pending = enc.pending();
+        let n = pending.len();
+        out.extend_from_slice(pending);
+        enc.consume(n);
+        if enc.is_done() {
+            return Ok(out);
+        }
+        if used == 0 && n == 0 && !rest.is_empty() {
+            return Err(Error::Unreachable("encryptor stalled"));
+        }
+    }
+}
+
+/// Decrypts one whole message, with a [`DefaultCmm`] over `keyring`. Nothing is returned
+/// unless the whole message verified.
+pub fn decrypt(
+    keyring: Arc<dyn Keyring>,
+    message: &[u8],
+    options: DecryptOptions,
+) -> Result<Decrypted> {
+    decrypt_with_cmm(Arc::new(DefaultCmm::new(keyring)), message, options)
+}
+
+/// Decrypts one whole message with a materials manager.
+pub fn decrypt_with_cmm(
+    cmm: Arc<dyn CryptoMaterialsManager>,
+    message: &[u8],
+    options: DecryptOptions,
+) -> Result<Decrypted> {
+    let mut dec = Decryptor::new(cmm, options);
+    let mut plaintext = zeroize::Zeroizing::new(Vec::with_capacity(message.len()));
+    let mut rest = message;
+    dec.end_input();
+    loop {
+        let used = dec.push(rest)?;
+        rest = &rest[used..];
+        let pending = dec.pending();
+        let n = pending.len();
+        plaintext.extend_from_slice(pending);
+        dec.consume(n);
+        if dec.is_done() {
+            let header = dec
+                .header()
+                .cloned()
+                .ok_or(Error::Unreachable("done without a header"))?;
+            return Ok(Decrypted {
+                plaintext: std::mem::take(&mut *plaintext),
+                header,
+            });
+        }
+        if used == 0 && n == 0 {
+            return Err(Error::Unreachable("decryptor stalled"));
+        }
+    }
+}
