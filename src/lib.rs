@@ -46,6 +46,11 @@ pub use keyring::{Keyring, MultiKeyring, RawAesKeyring, WrappingKey};
 pub use stream::io::{DecryptingReader, EncryptingWriter};
 pub use stream::{DecryptOptions, Decryptor, EncryptOptions, Encryptor, Progress};
 
+/// The README's code examples, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 /// A decrypted message.
 #[derive(Debug)]
 pub struct Decrypted {
