@@ -13,6 +13,8 @@ type Aes192Gcm = aes_gcm::AesGcm<aes_gcm::aes::Aes192, U12>;
 
 /// An AES-GCM key. The `ring` key schedule is not zeroized by `ring` on drop (a known limit
 /// of `ring`); the raw key bytes we held are.
+// The ring key is the hot path and lives inline; the rare AES-192 key is boxed.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum AeadKey {
     Ring(LessSafeKey),
     Aes192(Box<Aes192Gcm>),
