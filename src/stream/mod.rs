@@ -9,8 +9,10 @@ mod decryptor;
 mod encryptor;
 pub mod io;
 
-pub use decryptor::{DecryptOptions, Decryptor};
-pub use encryptor::{EncryptOptions, Encryptor};
+pub use decryptor::{
+    DecryptOptions, Decryptor, DEFAULT_MAX_FRAME_LENGTH, DEFAULT_MAX_HEADER_LENGTH,
+};
+pub use encryptor::{EncryptOptions, Encryptor, DEFAULT_FRAME_LENGTH};
 
 /// What one `process` call did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
