@@ -43,6 +43,7 @@ pub use format::context::EncryptionContext;
 pub use format::header::{EncryptedDataKey, HeaderBody};
 pub use format::suite::{AlgorithmSuite, CommitmentPolicy};
 pub use keyring::{Keyring, MultiKeyring, RawAesKeyring, WrappingKey};
+pub use keyring::{RawRsaKeyring, RsaPadding, RsaPrivateKey, RsaPublicKey};
 pub use stream::io::{DecryptingReader, EncryptingWriter};
 pub use stream::{DecryptOptions, Decryptor, EncryptOptions, Encryptor, Progress};
 

@@ -4,9 +4,11 @@
 
 mod multi;
 mod raw_aes;
+mod raw_rsa;
 
 pub use multi::MultiKeyring;
 pub use raw_aes::{RawAesKeyring, WrappingKey};
+pub use raw_rsa::{RawRsaKeyring, RsaPadding, RsaPrivateKey, RsaPublicKey};
 
 use crate::error::Result;
 use crate::format::header::EncryptedDataKey;
