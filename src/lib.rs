@@ -57,8 +57,11 @@ pub struct ReadmeDoctests;
 pub struct Decrypted {
     /// The plaintext.
     pub plaintext: Vec<u8>,
-    /// The authenticated header.
+    /// The authenticated header. Its `encryption_context` is the stored one.
     pub header: HeaderBody,
+    /// The encryption context the message was authenticated with: the stored pairs and
+    /// any required-only pairs reproduced by the caller.
+    pub encryption_context: EncryptionContext,
 }
 
 /// Encrypts `plaintext` into one message, with a [`DefaultCmm`] over `keyring`.
@@ -74,8 +77,10 @@ pub fn encrypt(
 pub fn encrypt_with_cmm(
     cmm: &dyn CryptoMaterialsManager,
     plaintext: &[u8],
-    options: EncryptOptions,
+    mut options: EncryptOptions,
 ) -> Result<Vec<u8>> {
+    // Spec: encrypt.md: a known plaintext length MUST be used as the bound given to the CMM.
+    options.max_plaintext_length = Some(plaintext.len() as u64);
     let frame = options.frame_length as usize;
     let mut enc = Encryptor::new(cmm, options)?;
     let frames = plaintext.len() / frame.max(1) + 1;
@@ -132,9 +137,14 @@ pub fn decrypt_with_cmm(
                 .header()
                 .cloned()
                 .ok_or(Error::Unreachable("done without a header"))?;
+            let encryption_context = dec
+                .encryption_context()
+                .cloned()
+                .ok_or(Error::Unreachable("done without a context"))?;
             return Ok(Decrypted {
                 plaintext: std::mem::take(&mut *plaintext),
                 header,
+                encryption_context,
             });
         }
         if used == 0 && n == 0 {

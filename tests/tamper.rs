@@ -511,3 +511,68 @@ fn every_single_bit_flip_fails() {
     }
     assert_eq!(n, ct.len() * 8);
 }
+
+#[test]
+fn required_only_context_pairs_are_authenticated_but_not_stored() {
+    let cmm = RequiredEncryptionContextCmm::new(
+        Arc::new(DefaultCmm::new(key_a())),
+        ["secret-tag".to_string()],
+    );
+    let mut options = EncryptOptions::default();
+    options.encryption_context.insert("secret-tag", "42");
+    options.encryption_context.insert("public", "yes");
+    let ct = encrypt_with_cmm(&cmm, b"data", options).unwrap();
+    assert!(!ct.windows(10).any(|w| w == b"secret-tag"));
+    let cmm = Arc::new(cmm);
+    // Without the reproduced pair the required-EC CMM refuses.
+    assert_eq!(
+        decrypt_with_cmm(cmm.clone(), &ct, DecryptOptions::default()).unwrap_err(),
+        Error::Policy(PolicyError::MissingContextPair("secret-tag".into()))
+    );
+    let reproduce = |value: &str| DecryptOptions {
+        reproduced_encryption_context: Some([("secret-tag", value)].into_iter().collect()),
+        ..Default::default()
+    };
+    let d = decrypt_with_cmm(cmm.clone(), &ct, reproduce("42")).unwrap();
+    assert_eq!(d.plaintext, b"data");
+    assert_eq!(d.header.encryption_context.get("secret-tag"), None);
+    assert_eq!(d.encryption_context.get("secret-tag"), Some("42"));
+    assert_eq!(d.encryption_context.get("public"), Some("yes"));
+    // A wrong reproduced value fails authentication (of the wrapped key, here).
+    assert_eq!(
+        decrypt_with_cmm(cmm, &ct, reproduce("43")).unwrap_err(),
+        Error::DataKeyUnwrapFailed
+    );
+}
+
+#[test]
+fn reproduced_context_must_match_stored_values() {
+    let ct = message(UNSIGNED);
+    let options = DecryptOptions {
+        reproduced_encryption_context: Some([("purpose", "other")].into_iter().collect()),
+        ..Default::default()
+    };
+    expect(
+        &ct,
+        options,
+        Error::Policy(PolicyError::ContextValueMismatch("purpose".into())),
+    );
+}
+
+#[test]
+fn the_cmm_refuses_a_caller_public_key_for_any_suite() {
+    let cmm = DefaultCmm::new(key_a());
+    for suite in [SIGNED, UNSIGNED] {
+        let request = esdk::cmm::EncryptionMaterialsRequest {
+            encryption_context: [("aws-crypto-public-key", "x")].into_iter().collect(),
+            algorithm_suite: Some(suite),
+            ..Default::default()
+        };
+        assert_eq!(
+            cmm.get_encryption_materials(request).unwrap_err(),
+            Error::Policy(PolicyError::ReservedContextKey(
+                "aws-crypto-public-key".into()
+            ))
+        );
+    }
+}

@@ -45,6 +45,11 @@ impl CryptoMaterialsManager for DefaultCmm {
             }
             .into());
         }
+        // Spec: default-cmm.md: a request context that already holds aws-crypto-public-key
+        // MUST fail rather than be overwritten (refused for every suite).
+        if request.encryption_context.contains_key(PUBLIC_KEY_FIELD) {
+            return Err(PolicyError::ReservedContextKey(PUBLIC_KEY_FIELD.into()).into());
+        }
         let mut materials = EncryptionMaterials::new(suite, request.encryption_context);
         for key in &request.required_encryption_context_keys {
             if !materials.encryption_context().contains_key(key) {

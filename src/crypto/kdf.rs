@@ -81,7 +81,8 @@ pub(crate) fn derive(
 }
 
 /// Compares the derived commit key with the one stored in the header, in constant time.
-/// Spec: client-apis/decrypt.md: "MUST ... fail if the derived commit key does not match".
+/// Spec: client-apis/decrypt.md "Get the decryption materials" (key commitment): the
+/// derived commit key must equal the header's algorithm suite data, else decryption fails.
 pub(crate) fn verify_commitment(derived: &CommitKey, stored: &[u8]) -> Result<()> {
     if stored.len() == derived.0.len() && bool::from(derived.0.ct_eq(stored)) {
         Ok(())

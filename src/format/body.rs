@@ -45,7 +45,8 @@ pub struct BodyAad {
 
 impl BodyAad {
     /// `message_id || content string || u32 sequence number || u64 content length`.
-    /// Spec: message-body-aad.md: the message ID is the header's whole message ID (16 or 32).
+    /// Spec: message-body-aad.md. Its table says the message ID is 16 bytes; v2 messages use
+    /// the header's whole 32-byte message ID (every v2 vector and peer does).
     pub fn new(message_id: &[u8], content: BodyAadContent, seq: u32, length: u64) -> BodyAad {
         let mut buf = [0u8; 80];
         let mut len = 0;
@@ -90,7 +91,8 @@ impl FrameHeader {
     pub const FINAL_LEN: usize = 4 + 4 + IV_LEN + 4;
 
     /// The IV writers use: 8 zero bytes then the big-endian sequence number.
-    /// Spec: message-body.md "IV": "MUST be the sequence number, padded to the IV length".
+    /// Spec: client-apis/encrypt.md "Construct a frame": the IV is the sequence number
+    /// padded to the IV length.
     pub fn iv_for(seq: u32) -> [u8; IV_LEN] {
         let mut iv = [0u8; IV_LEN];
         iv[IV_LEN - 4..].copy_from_slice(&seq.to_be_bytes());

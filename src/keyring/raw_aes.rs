@@ -73,8 +73,8 @@ impl fmt::Debug for RawAesKeyring {
 impl RawAesKeyring {
     /// A keyring for a key namespace, a key name and a wrapping key.
     ///
-    /// Spec: raw-aes-keyring.md "Initialization": the namespace MUST NOT be `aws-kms`
-    /// (we refuse every namespace starting with it, as the spec reserves that prefix).
+    /// Spec: framework/keyring-interface.md reserves the `aws-kms` provider ID for AWS KMS
+    /// keyrings; we refuse every namespace starting with it.
     pub fn new(namespace: &str, name: &str, key: WrappingKey) -> Result<RawAesKeyring> {
         if namespace.starts_with("aws-kms") {
             return Err(Error::InvalidArgument(

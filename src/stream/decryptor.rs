@@ -108,6 +108,8 @@ pub struct Decryptor {
     header: Option<HeaderBody>,
     header_len: usize,
     authenticated: bool,
+    /// The whole authenticated context: stored pairs and required-only pairs.
+    full_context: Option<EncryptionContext>,
     keys: Option<Keys>,
     frame: Option<FrameHeader>,
     expected_seq: u32,
@@ -147,6 +149,7 @@ impl Decryptor {
             header: None,
             header_len: 0,
             authenticated: false,
+            full_context: None,
             keys: None,
             frame: None,
             expected_seq: 1,
@@ -166,6 +169,13 @@ impl Decryptor {
         } else {
             None
         }
+    }
+
+    /// The encryption context the message was authenticated with, once the header has
+    /// verified: the pairs stored in the header plus any required-only pairs the caller
+    /// reproduced (which are not stored).
+    pub fn encryption_context(&self) -> Option<&EncryptionContext> {
+        self.full_context.as_ref()
     }
 
     /// Whether the message is signed and its signature has verified. Until then, plaintext
@@ -344,7 +354,7 @@ impl Decryptor {
         }
     }
 
-    /// Checks that need only the parsed header, before any key is sought.
+    /// Checks made as soon as the header is parsed, before any key is sought.
     fn check_header(&self, h: &HeaderBody) -> Result<()> {
         // Spec: decrypt.md: an option MUST make decrypt fail right after the header when
         // the suite is signed.
@@ -359,6 +369,13 @@ impl Decryptor {
             }
             .into());
         }
+        Ok(())
+    }
+
+    /// Checks of the caller's requirements, made once the header is authenticated (spec
+    /// decrypt.md: nothing parsed from the header is released before it verifies), and
+    /// before any frame is gathered.
+    fn check_authenticated_header(&self, h: &HeaderBody) -> Result<()> {
         for (k, v) in self.options.required_encryption_context.iter() {
             match h.encryption_context.get(k) {
                 None => return Err(PolicyError::MissingContextPair(k.to_owned()).into()),
@@ -424,8 +441,9 @@ impl Decryptor {
         if let Some(ck) = &keys.commit_key {
             kdf::verify_commitment(ck, &header.suite_data)?;
         }
-        // Spec: message-header.md "Header Authentication": AAD = header body || serialized
-        // required-only context pairs; empty plaintext; v1 uses the stored IV.
+        // Spec: client-apis/decrypt.md "Verify the header" and message-header.md "Header
+        // Authentication": AAD = header body || serialized required-only context pairs;
+        // empty plaintext; v1 uses the stored IV.
         let required = materials
             .encryption_context()
             .restricted_to(materials.required_encryption_context_keys());
@@ -433,6 +451,7 @@ impl Decryptor {
         aad.extend_from_slice(&required.serialize()?);
         let mut tag = auth.tag;
         keys.content_key.open_in_place(&auth.iv, &aad, &mut tag)?;
+        self.check_authenticated_header(header)?;
 
         let verifier = match (header.suite.signature(), materials.verification_key.take()) {
             (Some(_), Some(vk)) => {
@@ -448,6 +467,7 @@ impl Decryptor {
             verifier,
         });
         self.authenticated = true;
+        self.full_context = Some(materials.encryption_context().clone());
         self.buf.clear();
         match header.content_type {
             ContentType::Framed => {
@@ -525,8 +545,9 @@ impl Decryptor {
         if let Some(v) = keys.verifier.as_mut() {
             v.update(&self.buf);
         }
-        // Spec: decrypt with the IV stored in the frame (see docs: the reference
-        // implementations do, and some valid messages need it).
+        // Deviation (docs/CONFORMANCE.md): decrypt with the IV stored in the frame, as the
+        // reference implementations do; the spec derives it from the sequence number, and
+        // some published valid messages carry other IVs.
         let n =
             keys.content_key
                 .open_in_place(&frame.iv, aad.as_bytes(), &mut self.buf[hdr_len..])?;
