@@ -1,5 +1,6 @@
-//! The official ESDK test vectors that need only raw AES keys (or a fixed test data key)
-//! all decrypt to the expected plaintext; the must-fail ones fail with the exact error.
+//! The official ESDK test vectors that need only raw AES and raw RSA keys (or a fixed test
+//! data key) all decrypt to the expected plaintext; the must-fail ones fail with the exact
+//! error.
 //!
 //! Vector sets live in `$CARGO_MANIFEST_DIR/../shared/test-vectors` (override with the
 //! `ESDK_TEST_VECTORS` environment variable); their layout is described in that folder's
@@ -9,6 +10,16 @@
 //! Each set's outcome (passed / failed / skipped with reasons) is printed as one table
 //! (`cargo test --test vectors -- --nocapture`) and compared with hard-coded expected
 //! counts, so a walker that silently finds nothing fails the test.
+//!
+//! What is walked: every decrypt manifest (`esdk-net/*`, `dafny-4.1.0`,
+//! `awses-decrypt/python-1.3.5`), the known-answer sets (`kat/`, `python-decrypt-oracle/`,
+//! `c-sdk-data/`), the encrypt manifest `dafny-4.1.0/encrypt-manifest.json` (each scenario
+//! encrypted and decrypted by esdk), and the negative and `decryption-method` scenarios of
+//! the generation manifest `generation-manifests/0006-…v2.json`, recreated from esdk's own
+//! raw AES messages (it stores no ciphertexts). That manifest's 3,300 positive scenarios
+//! describe messages for other SDKs to decrypt; they are not run here (a fifth of them are
+//! non-framed, which esdk never writes, and the rest would only be more esdk-to-esdk round
+//! trips like the encrypt-manifest walk).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -19,18 +30,21 @@ use std::time::Instant;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
+use esdk::cmm::{DecryptMaterialsRequest, EncryptionMaterialsRequest};
+use esdk::format::context::PUBLIC_KEY_FIELD;
 use esdk::materials::{DecryptionMaterials, EncryptionMaterials};
 use esdk::{
-    decrypt_with_cmm, CommitmentPolicy, CryptoMaterialsManager, DataKey, DecryptOptions,
-    DefaultCmm, EncryptedDataKey, EncryptionContext, Error, FormatError, Keyring, MultiKeyring,
-    PolicyError, RawAesKeyring, RequiredEncryptionContextCmm, WrappingKey,
+    decrypt_with_cmm, encrypt_with_cmm, AlgorithmSuite, CommitmentPolicy, CryptoMaterialsManager,
+    DataKey, DecryptOptions, Decrypted, DefaultCmm, EncryptOptions, EncryptedDataKey,
+    EncryptionContext, Error, FormatError, HeaderBody, Keyring, MultiKeyring, PolicyError,
+    RawAesKeyring, RawRsaKeyring, RequiredEncryptionContextCmm, RsaPadding, RsaPrivateKey,
+    RsaPublicKey, WrappingKey,
 };
 use serde_json::Value;
 
 // ---------------------------------------------------------------------------------------
 // Skip reasons. Nothing else may be skipped: an unknown keyring type fails the test.
 
-const SKIP_RSA: &str = "raw RSA keyring not implemented yet";
 const SKIP_KMS: &str = "needs AWS KMS";
 const SKIP_ECDH: &str = "raw ECDH keyring not implemented";
 
@@ -49,14 +63,16 @@ struct Expected {
 }
 
 const V1_POLICY_ROW: &str = "v1 msgs under RequireEncryptRequireDecrypt";
+const GENERATION_ROW: &str = "generation-manifests/0006 negative scenarios";
 
 const EXPECTED: &[Expected] = &[
-    // 132 = 33 raw AES-256 + 33 raw RSA + 33 two RSA entries + 33 AWS KMS.
+    // 132 = 33 raw AES-256 + 33 raw RSA-4096 (OAEP-SHA512) + 33 with two RSA entries (a
+    // private OAEP-SHA512 key that decrypts, a public OAEP-SHA256 one that cannot) + 33 KMS.
     Expected {
         set: "esdk-net/v4-Net-4.0.1",
-        passed: 33,
+        passed: 99,
         must_fail: 0,
-        skipped: &[(SKIP_KMS, 33), (SKIP_RSA, 66)],
+        skipped: &[(SKIP_KMS, 33)],
     },
     Expected {
         set: "esdk-net/valid-Net-4.0.0",
@@ -72,12 +88,13 @@ const EXPECTED: &[Expected] = &[
         skipped: &[],
     },
     // 487 = 33 raw AES + 44 multi-keyring of raw AES + 55 required-EC CMM over raw AES
-    //     + 55 raw RSA + 201 KMS family + 99 raw ECDH.
+    //     + 55 raw RSA-4096 (PKCS#1 v1.5 and OAEP-SHA1/256/384/512, 11 each)
+    //     + 201 KMS family + 99 raw ECDH.
     Expected {
         set: "dafny-4.1.0",
-        passed: 132,
+        passed: 187,
         must_fail: 0,
-        skipped: &[(SKIP_KMS, 201), (SKIP_ECDH, 99), (SKIP_RSA, 55)],
+        skipped: &[(SKIP_KMS, 201), (SKIP_ECDH, 99)],
     },
     // 360 v1 messages, every one wrapped only under AWS KMS.
     Expected {
@@ -108,12 +125,30 @@ const EXPECTED: &[Expected] = &[
         must_fail: 2,
         skipped: &[],
     },
+    // The scenarios behind the dafny-4.1.0 decrypt set, encrypted and decrypted by esdk:
+    // the same 187 runnable ones (RSA encrypts with the public key, decrypts with the
+    // private one).
+    Expected {
+        set: "dafny-4.1.0 encrypt-manifest (esdk round trip)",
+        passed: 187,
+        must_fail: 0,
+        skipped: &[(SKIP_KMS, 201), (SKIP_ECDH, 99)],
+    },
+    // 6 = truncate, mutate, half-sign, change-edk-provider-info (raw AES equivalent),
+    //     streaming-unsigned-only with 0x0378 (must fail) and with 0x0178 (decrypts).
+    Expected {
+        set: GENERATION_ROW,
+        passed: 6,
+        must_fail: 5,
+        skipped: &[],
+    },
     // Every positive v1 message above run again under the default policy:
-    // 27 (v4-Net) + 3 (valid-Net) + 108 (dafny) + 18 (oracle) + 3 (c-sdk).
+    // 81 (v4-Net) + 3 (valid-Net) + 153 (dafny) + 18 (oracle) + 3 (c-sdk)
+    // + 153 (dafny round trip) + 1 (generation, streaming-unsigned-only 0x0178).
     Expected {
         set: V1_POLICY_ROW,
-        passed: 159,
-        must_fail: 159,
+        passed: 412,
+        must_fail: 412,
         skipped: &[],
     },
 ];
@@ -286,7 +321,8 @@ fn load_keys(path: &Path) -> BTreeMap<String, KeySpec> {
         let algorithm = spec.get("algorithm").and_then(Value::as_str).unwrap_or("");
         // v1 manifests have no key-id: the key name is the map key.
         let key_id = spec.get("key-id").and_then(Value::as_str).unwrap_or(name);
-        let material = if kind == "symmetric" {
+        let rsa = algorithm == "rsa" && (kind == "private" || kind == "public");
+        let material = if kind == "symmetric" || rsa {
             // v1: an array of lines joined by line-separator; v2/v3: one string.
             let text = match spec.get("material") {
                 Some(Value::String(s)) => s.clone(),
@@ -303,13 +339,14 @@ fn load_keys(path: &Path) -> BTreeMap<String, KeySpec> {
                 }
                 other => panic!("key {name}: unexpected material {other:?}"),
             };
-            assert_eq!(
-                spec.get("encoding").and_then(Value::as_str),
-                Some("base64"),
-                "key {name}"
-            );
-            B64.decode(text.as_bytes())
-                .unwrap_or_else(|e| panic!("key {name}: bad base64: {e}"))
+            match spec.get("encoding").and_then(Value::as_str) {
+                Some("base64") if kind == "symmetric" => B64
+                    .decode(text.as_bytes())
+                    .unwrap_or_else(|e| panic!("key {name}: bad base64: {e}")),
+                // RSA keys: the PEM text itself.
+                Some("pem") if rsa => text.into_bytes(),
+                other => panic!("key {name}: unexpected encoding {other:?} for a {kind} key"),
+            }
         } else {
             Vec::new()
         };
@@ -339,6 +376,45 @@ fn raw_aes(keys: &BTreeMap<String, KeySpec>, desc: &Value) -> Arc<dyn Keyring> {
     Arc::new(RawAesKeyring::new(ns, &spec.key_id, wrapping).expect("raw AES keyring"))
 }
 
+/// The RSA padding of a raw RSA description: `padding-algorithm` `pkcs1` (any
+/// `padding-hash` is ignored) or `oaep-mgf1` with `padding-hash` (also the MGF1 hash).
+fn rsa_padding(desc: &Value) -> RsaPadding {
+    match str_field(desc, "padding-algorithm") {
+        "pkcs1" => RsaPadding::Pkcs1,
+        "oaep-mgf1" => match str_field(desc, "padding-hash") {
+            "sha1" => RsaPadding::OaepSha1,
+            "sha256" => RsaPadding::OaepSha256,
+            "sha384" => RsaPadding::OaepSha384,
+            "sha512" => RsaPadding::OaepSha512,
+            other => panic!("unknown padding-hash {other:?} in {desc}"),
+        },
+        other => panic!("unknown padding-algorithm {other:?} in {desc}"),
+    }
+}
+
+/// A raw RSA keyring from a description: a `private` key decrypts, a `public` key only
+/// encrypts.
+fn raw_rsa(keys: &BTreeMap<String, KeySpec>, desc: &Value) -> Arc<dyn Keyring> {
+    let spec = key(keys, str_field(desc, "key"));
+    assert_eq!(spec.algorithm, "rsa", "raw RSA description {desc}");
+    let (public, private) = match spec.kind.as_str() {
+        "private" => (
+            None,
+            Some(RsaPrivateKey::from_pem(&spec.material).expect("RSA private key")),
+        ),
+        "public" => (
+            Some(RsaPublicKey::from_pem(&spec.material).expect("RSA public key")),
+            None,
+        ),
+        other => panic!("RSA key of type {other:?} in {desc}"),
+    };
+    let ns = str_field(desc, "provider-id");
+    Arc::new(
+        RawRsaKeyring::new(ns, &spec.key_id, rsa_padding(desc), public, private)
+            .expect("raw RSA keyring"),
+    )
+}
+
 /// The skip reason for a keyring or CMM description type that we cannot run, if any.
 fn unsupported_type(kind: &str) -> Option<&'static str> {
     if kind.starts_with("aws-kms") {
@@ -362,7 +438,7 @@ fn keyring_from_desc(
     match kind {
         "raw" => match str_field(desc, "encryption-algorithm") {
             "aes" => Ok(raw_aes(keys, desc)),
-            "rsa" => Err(SKIP_RSA),
+            "rsa" => Ok(raw_rsa(keys, desc)),
             other => panic!("unknown raw encryption-algorithm {other:?} in {desc}"),
         },
         "multi-keyring" => {
@@ -404,7 +480,8 @@ fn cmm_from_desc(
     Ok(default_cmm(keyring_from_desc(keys, desc)?))
 }
 
-/// A keyring from a v1–v4 `master-keys` list: a multi-keyring of the raw AES entries.
+/// A keyring from a v1–v4 `master-keys` list: a multi-keyring of the raw entries that can
+/// decrypt (raw AES keys and RSA private keys).
 fn keyring_from_master_keys(
     keys: &BTreeMap<String, KeySpec>,
     list: &Value,
@@ -412,7 +489,7 @@ fn keyring_from_master_keys(
     let list = list
         .as_array()
         .unwrap_or_else(|| panic!("master-keys is not a list: {list}"));
-    let mut aes = Vec::new();
+    let mut raw = Vec::new();
     let mut reason = None;
     for mk in list {
         let kind = str_field(mk, "type");
@@ -427,18 +504,16 @@ fn keyring_from_master_keys(
             continue;
         }
         match str_field(mk, "encryption-algorithm") {
-            "aes" => aes.push(raw_aes(keys, mk)),
-            "rsa" => {
-                reason = Some(SKIP_RSA);
-            }
+            "aes" => raw.push(raw_aes(keys, mk)),
+            "rsa" => raw.push(raw_rsa(keys, mk)),
             other => panic!("unknown raw encryption-algorithm {other:?} in {mk}"),
         }
     }
-    match aes.len() {
+    match raw.len() {
         0 => Err(reason.unwrap_or_else(|| panic!("no usable master key in {list:?}"))),
-        1 => Ok(aes.pop().expect("one keyring")),
+        1 => Ok(raw.pop().expect("one keyring")),
         _ => Ok(Arc::new(
-            MultiKeyring::new(None, aes).expect("multi-keyring"),
+            MultiKeyring::new(None, raw).expect("multi-keyring"),
         )),
     }
 }
@@ -472,6 +547,10 @@ struct Tally {
     must_fail: usize,
     failures: Vec<String>,
     skipped: BTreeMap<&'static str, usize>,
+    /// Messages decrypted for cases that are made of several variants.
+    variants: usize,
+    /// Wall-clock time spent on the set.
+    seconds: f64,
 }
 
 impl Tally {
@@ -498,6 +577,55 @@ fn policy_for(message: &[u8]) -> CommitmentPolicy {
     }
 }
 
+/// What is wrong with a decryption result, if anything.
+fn check(
+    expect: &Expect,
+    stored_context: Option<&EncryptionContext>,
+    result: &esdk::Result<Decrypted>,
+) -> Option<String> {
+    match (expect, result) {
+        (Expect::Plaintext(want), Ok(d)) if d.plaintext != **want => Some(format!(
+            "decrypted to {} bytes that differ from the expected {} bytes \
+             (first difference at offset {})",
+            d.plaintext.len(),
+            want.len(),
+            d.plaintext
+                .iter()
+                .zip(want.iter())
+                .position(|(a, b)| a != b)
+                .unwrap_or(d.plaintext.len().min(want.len()))
+        )),
+        (Expect::Plaintext(_) | Expect::Success, Ok(d)) => match stored_context {
+            Some(ec) if &d.header.encryption_context != ec => Some(format!(
+                "decrypted, but the header's encryption context is {:?}, expected {ec:?}",
+                d.header.encryption_context
+            )),
+            _ => None,
+        },
+        (Expect::Plaintext(_) | Expect::Success, Err(e)) => {
+            Some(format!("expected success, got error {e:?} ({e})"))
+        }
+        (Expect::Error(want), Err(e)) if e == want => None,
+        (Expect::Error(want), Err(e)) => {
+            Some(format!("expected error {want:?}, got error {e:?} ({e})"))
+        }
+        (Expect::AnyError, Err(_)) => None,
+        (Expect::Error(_) | Expect::AnyError, Ok(d)) => Some(format!(
+            "must fail, but decrypted to {} bytes",
+            d.plaintext.len()
+        )),
+    }
+}
+
+/// One variant of a multi-message case: name, message, CMM, options, expectation.
+type Variant = (
+    String,
+    Vec<u8>,
+    Arc<dyn CryptoMaterialsManager>,
+    DecryptOptions,
+    Expect,
+);
+
 /// The runner: per-set tallies plus the extra v1 policy check.
 #[derive(Default)]
 struct Runner {
@@ -518,41 +646,57 @@ impl Runner {
         self.tally(set).skip(reason);
     }
 
+    /// One case made of several messages (a tampering scenario): it passes only if every
+    /// variant behaves as expected. It counts as must-fail if any variant must fail.
+    fn run_variants(&mut self, set: &str, id: &str, variants: Vec<Variant>) {
+        let count = variants.len();
+        let negative = variants
+            .iter()
+            .any(|v| matches!(v.4, Expect::Error(_) | Expect::AnyError));
+        // Thousands of variants (each decodes a P-384 public key): spread over the cores.
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let chunk = count.div_ceil(threads).max(1);
+        let problems: Vec<String> = std::thread::scope(|scope| {
+            let handles: Vec<_> = variants
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .filter_map(|(name, message, cmm, options, expect)| {
+                                let result =
+                                    decrypt_with_cmm(cmm.clone(), message, options.clone());
+                                check(expect, None, &result).map(|p| format!("{name}: {p}"))
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().expect("variant thread"))
+                .collect()
+        });
+        let tally = self.tally(set);
+        tally.variants += count;
+        if problems.is_empty() {
+            tally.passed += 1;
+            if negative {
+                tally.must_fail += 1;
+            }
+        } else {
+            let shown: Vec<&str> = problems.iter().take(5).map(String::as_str).collect();
+            tally.failures.push(format!(
+                "{set} / {id}: {} of {count} variants misbehaved, e.g. {}",
+                problems.len(),
+                shown.join("; ")
+            ));
+        }
+    }
+
     fn run(&mut self, set: &str, case: Case) {
         let id = format!("{set} / {}", case.id);
         let result = decrypt_with_cmm(case.cmm.clone(), &case.message, case.options.clone());
-        let problem: Option<String> = match (&case.expect, &result) {
-            (Expect::Plaintext(want), Ok(d)) if d.plaintext != **want => Some(format!(
-                "decrypted to {} bytes that differ from the expected {} bytes \
-                 (first difference at offset {})",
-                d.plaintext.len(),
-                want.len(),
-                d.plaintext
-                    .iter()
-                    .zip(want.iter())
-                    .position(|(a, b)| a != b)
-                    .unwrap_or(d.plaintext.len().min(want.len()))
-            )),
-            (Expect::Plaintext(_) | Expect::Success, Ok(d)) => match &case.stored_context {
-                Some(ec) if &d.header.encryption_context != ec => Some(format!(
-                    "decrypted, but the header's encryption context is {:?}, expected {ec:?}",
-                    d.header.encryption_context
-                )),
-                _ => None,
-            },
-            (Expect::Plaintext(_) | Expect::Success, Err(e)) => {
-                Some(format!("expected success, got error {e:?} ({e})"))
-            }
-            (Expect::Error(want), Err(e)) if e == want => None,
-            (Expect::Error(want), Err(e)) => {
-                Some(format!("expected error {want:?}, got error {e:?} ({e})"))
-            }
-            (Expect::AnyError, Err(_)) => None,
-            (Expect::Error(_) | Expect::AnyError, Ok(d)) => Some(format!(
-                "must fail, but decrypted to {} bytes",
-                d.plaintext.len()
-            )),
-        };
+        let problem = check(&case.expect, case.stored_context.as_ref(), &result);
         let positive = matches!(case.expect, Expect::Plaintext(_) | Expect::Success);
         let tally = self.tally(set);
         match problem {
@@ -903,6 +1047,386 @@ fn run_c_sdk_data(runner: &mut Runner, root: &Path) {
     }
 }
 
+/// The walk of an encrypt manifest (`awses-encrypt` v5, `dafny-4.1.0/encrypt-manifest.json`):
+/// each scenario is encrypted by esdk with its `encryptKeyDescription` and decrypted by esdk
+/// with its `decryptKeyDescription` and reproduced context.
+fn run_encrypt_manifest(runner: &mut Runner, root: &Path, dir: &str, manifest_name: &str) {
+    let set = "dafny-4.1.0 encrypt-manifest (esdk round trip)";
+    let dir = open_set(root, dir);
+    let manifest = read_json(&dir.path.join(manifest_name));
+    assert_eq!(manifest["manifest"]["type"], "awses-encrypt", "{set}");
+    assert_eq!(manifest["manifest"]["version"], 5, "{set}");
+    let keys = load_keys(&uri(&dir.path, str_field(&manifest, "keys")));
+    let tests = manifest["tests"].as_object().expect("tests object");
+    let mut plaintexts: BTreeMap<String, Arc<Vec<u8>>> = BTreeMap::new();
+    runner.tally(set);
+    for (id, test) in tests {
+        let s = &test["encryption-scenario"];
+        assert_eq!(str_field(s, "type"), "positive-esdk", "{set} / {id}");
+        let cmms = cmm_from_desc(&keys, &s["encryptKeyDescription"])
+            .and_then(|enc| Ok((enc, cmm_from_desc(&keys, &s["decryptKeyDescription"])?)));
+        let (enc_cmm, dec_cmm) = match cmms {
+            Ok(c) => c,
+            Err(reason) => {
+                runner.skip(set, reason);
+                continue;
+            }
+        };
+        let suite = suite_from_hex(str_field(s, "algorithmSuiteId"));
+        let frame_length = s["frame-size"].as_u64().expect("frame-size") as u32;
+        let name = str_field(s, "plaintext");
+        let plaintext = plaintexts
+            .entry(name.to_owned())
+            .or_insert_with(|| Arc::new(read(&dir.path.join("plaintexts").join(name))))
+            .clone();
+        let options = EncryptOptions {
+            encryption_context: context_from_json(s.get("encryption-context")),
+            algorithm_suite: Some(suite),
+            frame_length,
+            commitment_policy: encrypt_policy(suite),
+            ..EncryptOptions::default()
+        };
+        let message = match encrypt_with_cmm(&*enc_cmm, &plaintext, options) {
+            Ok(m) => m,
+            Err(e) => {
+                let failure = format!("{set} / {id}: esdk encrypt failed: {e:?} ({e})");
+                runner.tally(set).failures.push(failure);
+                continue;
+            }
+        };
+        let options = DecryptOptions {
+            commitment_policy: policy_for(&message),
+            reproduced_encryption_context: Some(context_from_json(
+                s.get("reproduced-encryption-context"),
+            )),
+            ..DecryptOptions::default()
+        };
+        runner.run(
+            set,
+            Case {
+                id: id.clone(),
+                message,
+                cmm: dec_cmm,
+                options,
+                expect: Expect::Plaintext(plaintext),
+                stored_context: None,
+            },
+        );
+    }
+}
+
+fn suite_from_hex(hex: &str) -> &'static AlgorithmSuite {
+    let id = u16::from_str_radix(hex.trim_start_matches("0x"), 16)
+        .unwrap_or_else(|e| panic!("bad suite ID {hex:?}: {e}"));
+    AlgorithmSuite::from_id(id).unwrap_or_else(|| panic!("unknown suite {hex}"))
+}
+
+/// The policy that lets esdk write a message of this suite.
+fn encrypt_policy(suite: &AlgorithmSuite) -> CommitmentPolicy {
+    if suite.is_committing() {
+        CommitmentPolicy::RequireEncryptRequireDecrypt
+    } else {
+        CommitmentPolicy::ForbidEncryptAllowDecrypt
+    }
+}
+
+/// Deterministic stand-in for a generation manifest's random plaintext (SplitMix64).
+fn generated_plaintext(len: usize) -> Vec<u8> {
+    let mut state: u64 = 0x0006_0006;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        out.extend_from_slice(&(z ^ (z >> 31)).to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// A CMM that imitates a forger ("half-sign" in the generation manifest): it takes signing
+/// materials for `signed` from the default CMM, then hands them out for the unsigned suite
+/// `unsigned` without the signing key, so the message is unsigned but its stored context
+/// still carries `aws-crypto-public-key`.
+struct HalfSigningCmm {
+    inner: DefaultCmm,
+    signed: &'static AlgorithmSuite,
+    unsigned: &'static AlgorithmSuite,
+}
+
+impl CryptoMaterialsManager for HalfSigningCmm {
+    fn get_encryption_materials(
+        &self,
+        mut request: EncryptionMaterialsRequest,
+    ) -> esdk::Result<EncryptionMaterials> {
+        request.algorithm_suite = Some(self.signed);
+        let signed = self.inner.get_encryption_materials(request)?;
+        let mut half = EncryptionMaterials::new(self.unsigned, signed.encryption_context().clone());
+        let key = signed.data_key().expect("data key").expose_secret();
+        half.set_data_key(DataKey::from_slice(key))?;
+        for edk in signed.encrypted_data_keys() {
+            half.add_encrypted_data_key(edk.clone());
+        }
+        Ok(half)
+    }
+
+    fn decrypt_materials(
+        &self,
+        request: DecryptMaterialsRequest,
+    ) -> esdk::Result<DecryptionMaterials> {
+        self.inner.decrypt_materials(request)
+    }
+}
+
+/// The message with the provider info of its (single) encrypted data key replaced; the
+/// header is re-serialized and its authentication tag kept (now stale).
+fn with_provider_info(message: &[u8], edit: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+    let (mut header, len) = HeaderBody::parse(message, None).expect("header");
+    assert_eq!(header.encrypted_data_keys.len(), 1);
+    edit(&mut header.encrypted_data_keys[0].provider_info);
+    let mut out = header.serialize().expect("serialize");
+    out.extend_from_slice(&message[len..]);
+    out
+}
+
+/// The negative scenarios of the generation manifest `0006-…v2.json` (it stores no
+/// ciphertexts: they are recreated here from esdk's own message for each scenario, as the
+/// vector folder's README §3 describes), plus its positive `streaming-unsigned-only`
+/// scenario. Its 3,300 positive encryption scenarios are messages for other SDKs to
+/// decrypt and are not walked here (see the module docs).
+///
+/// * `truncate` (upstream's class of that name actually flips bits, and `mutate` truncates:
+///   the labels are swapped, the set is the same): every prefix must fail as truncated.
+/// * `mutate`: every single-bit flip of the message must fail.
+/// * `half-sign`: an unsigned message whose context carries a signing key must be refused.
+/// * `change-edk-provider-info`: upstream rewrites the EDK provider info to another AWS KMS
+///   key; the raw AES equivalent rewrites the key name, the IV and the length fields.
+/// * `decryption-method: streaming-unsigned-only`: a signed message must be refused, an
+///   unsigned one decrypts.
+///
+/// Each scenario is one case; its variants are counted in `Runner::variants`.
+fn run_generation_negatives(runner: &mut Runner, root: &Path) {
+    let set = GENERATION_ROW;
+    let dir = root.join("generation-manifests");
+    let manifest = read_json(&dir.join("0006-awses-message-decryption-generation.v2.json"));
+    assert_eq!(manifest["manifest"]["type"], "awses-decrypt-generate");
+    assert_eq!(manifest["manifest"]["version"], 2);
+    let keys = load_keys(&uri(&dir, str_field(&manifest, "keys")));
+    let sizes = manifest["plaintexts"].as_object().expect("plaintexts");
+    runner.tally(set);
+    let mut scenarios = 0;
+    for (id, test) in manifest["tests"].as_object().expect("tests object") {
+        let tampering = test.get("tampering");
+        let method = test.get("decryption-method").and_then(Value::as_str);
+        if tampering.is_none() && method.is_none() {
+            continue; // a positive encryption scenario
+        }
+        scenarios += 1;
+        let s = &test["encryption-scenario"];
+        let master_keys = s["master-keys"].as_array().expect("master-keys");
+        assert!(
+            master_keys.len() == 1 && master_keys[0]["encryption-algorithm"] == "aes",
+            "{id}: negative scenarios are expected over one raw AES key: {s}"
+        );
+        let aes_desc = &master_keys[0];
+        let keyring = raw_aes(&keys, aes_desc);
+        let suite = suite_from_hex(str_field(s, "algorithm"));
+        let size = sizes[str_field(s, "plaintext")]
+            .as_u64()
+            .expect("plaintext size");
+        let plaintext = Arc::new(generated_plaintext(size as usize));
+        let options = EncryptOptions {
+            encryption_context: context_from_json(s.get("encryption-context")),
+            algorithm_suite: Some(suite),
+            frame_length: s["frame-size"].as_u64().expect("frame-size") as u32,
+            commitment_policy: encrypt_policy(suite),
+            ..EncryptOptions::default()
+        };
+        let encrypt_as = |cmm: &dyn CryptoMaterialsManager| {
+            encrypt_with_cmm(cmm, &plaintext, options.clone())
+                .unwrap_or_else(|e| panic!("{set} / {id}: esdk encrypt failed: {e:?}"))
+        };
+        let cmm = default_cmm(keyring.clone());
+        let decrypt_options = |message: &[u8]| DecryptOptions {
+            commitment_policy: policy_for(message),
+            ..DecryptOptions::default()
+        };
+
+        if let Some(method) = method {
+            assert_eq!(method, "streaming-unsigned-only", "{id}");
+            assert!(tampering.is_none(), "{id}");
+            let message = encrypt_as(&*cmm);
+            let expect = match test.get("result").and_then(|r| r.get("error")) {
+                Some(_) => Expect::Error(Error::Policy(PolicyError::SignedMessageRefused)),
+                None => Expect::Plaintext(plaintext.clone()),
+            };
+            let mut options = decrypt_options(&message);
+            options.unsigned_only = true;
+            let id = format!("{id} (streaming-unsigned-only, suite {:#06x})", suite.id());
+            runner.run(
+                set,
+                Case {
+                    id,
+                    message,
+                    cmm,
+                    options,
+                    expect,
+                    stored_context: None,
+                },
+            );
+            continue;
+        }
+
+        let tampering = tampering.expect("tampering");
+        let mut variants: Vec<Variant> = Vec::new();
+        let variant = |name: String, message: Vec<u8>, cmm, expect| -> Variant {
+            let options = decrypt_options(&message);
+            (name, message, cmm, options, expect)
+        };
+        let what = match tampering {
+            Value::String(t) if t == "truncate" || t == "mutate" => {
+                let message = encrypt_as(&*cmm);
+                // The untampered message decrypts (so each failure is the tampering's).
+                variants.push(variant(
+                    "untampered".into(),
+                    message.clone(),
+                    cmm.clone(),
+                    Expect::Plaintext(plaintext.clone()),
+                ));
+                if t == "truncate" {
+                    for len in 1..message.len() {
+                        variants.push(variant(
+                            format!("first {len} bytes"),
+                            message[..len].to_vec(),
+                            cmm.clone(),
+                            Expect::Error(Error::Format(FormatError::Truncated)),
+                        ));
+                    }
+                } else {
+                    for bit in 0..message.len() * 8 {
+                        let mut m = message.clone();
+                        m[bit / 8] ^= 1 << (bit % 8);
+                        variants.push(variant(
+                            format!("bit {bit} flipped"),
+                            m,
+                            cmm.clone(),
+                            Expect::AnyError,
+                        ));
+                    }
+                }
+                t.clone()
+            }
+            Value::String(t) if t == "half-sign" => {
+                let signed = AlgorithmSuite::ALL
+                    .into_iter()
+                    .find(|x| {
+                        x.signature().is_some()
+                            && x.key_len() == suite.key_len()
+                            && x.is_committing() == suite.is_committing()
+                    })
+                    .expect("signed counterpart");
+                assert!(
+                    suite.signature().is_none(),
+                    "{id}: half-sign needs an unsigned suite"
+                );
+                let forger = HalfSigningCmm {
+                    inner: DefaultCmm::new(keyring.clone()),
+                    signed,
+                    unsigned: suite,
+                };
+                let message = encrypt_as(&forger);
+                let (header, _) = HeaderBody::parse(&message, None).expect("header");
+                assert_eq!(header.suite.id(), suite.id(), "{id}");
+                assert!(
+                    header.encryption_context.get(PUBLIC_KEY_FIELD).is_some(),
+                    "{id}: the half-signed message has no public key"
+                );
+                variants.push(variant(
+                    format!(
+                        "suite {:#06x} with a {:#06x} public key",
+                        suite.id(),
+                        signed.id()
+                    ),
+                    message,
+                    cmm.clone(),
+                    Expect::Error(Error::Policy(PolicyError::PublicKeyMismatch)),
+                ));
+                t.clone()
+            }
+            Value::Object(o) if o.contains_key("change-edk-provider-info") => {
+                let message = encrypt_as(&*cmm);
+                let name = key(&keys, str_field(aes_desc, "key")).key_id.clone();
+                let ns = str_field(aes_desc, "provider-id");
+                let material = key(&keys, str_field(aes_desc, "key")).material.clone();
+                let renamed = with_provider_info(&message, |info| {
+                    let rest = info.split_off(name.len());
+                    *info = b"another-key".to_vec();
+                    info.extend_from_slice(&rest);
+                });
+                let aes_cmm = |name: &str, bytes: Vec<u8>| {
+                    default_cmm(Arc::new(
+                        RawAesKeyring::new(ns, name, WrappingKey::new(bytes).expect("key"))
+                            .expect("keyring"),
+                    ))
+                };
+                let other_key: Vec<u8> = material.iter().map(|b| b ^ 0x5a).collect();
+                let tail = |info: &mut Vec<u8>, offset: usize, xor: u8| {
+                    let at = name.len() + offset;
+                    info[at] ^= xor;
+                };
+                variants.extend([
+                    variant(
+                        "key name rewritten, decrypted with the original key".to_owned(),
+                        renamed.clone(),
+                        cmm.clone(),
+                        Expect::Error(Error::NoMatchingDataKey),
+                    ),
+                    variant(
+                        "key name rewritten, decrypted with another key of that name".to_owned(),
+                        renamed.clone(),
+                        aes_cmm("another-key", other_key),
+                        Expect::Error(Error::DataKeyUnwrapFailed),
+                    ),
+                    variant(
+                        "key name rewritten, decrypted with the same key under that name"
+                            .to_owned(),
+                        renamed,
+                        aes_cmm("another-key", material.clone()),
+                        Expect::Error(Error::AuthenticationFailed),
+                    ),
+                    variant(
+                        "IV bit flipped".to_owned(),
+                        with_provider_info(&message, |info| tail(info, 8 + 5, 0x01)),
+                        cmm.clone(),
+                        Expect::Error(Error::DataKeyUnwrapFailed),
+                    ),
+                    variant(
+                        "tag length field changed (128 -> 96 bits)".to_owned(),
+                        with_provider_info(&message, |info| tail(info, 3, 128 ^ 96)),
+                        cmm.clone(),
+                        Expect::Error(Error::NoMatchingDataKey),
+                    ),
+                    variant(
+                        "IV length field changed (12 -> 16)".to_owned(),
+                        with_provider_info(&message, |info| tail(info, 7, 12 ^ 16)),
+                        cmm.clone(),
+                        Expect::Error(Error::NoMatchingDataKey),
+                    ),
+                ]);
+                "change-edk-provider-info (raw AES equivalent)".to_owned()
+            }
+            other => panic!("{set} / {id}: unknown tampering {other}"),
+        };
+        let id = format!("{id} ({what}, suite {:#06x})", suite.id());
+        runner.run_variants(set, &id, variants);
+    }
+    assert_eq!(
+        scenarios, 6,
+        "{set}: negative and decryption-method scenarios"
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // The test.
 
@@ -927,54 +1451,58 @@ fn official_vectors_decrypt() {
         root.display()
     );
     let mut runner = Runner::default();
-    run_decrypt_manifest(
-        &mut runner,
-        &root,
-        "esdk-net/v4-Net-4.0.1",
-        "manifest.json",
-        None,
-    );
-    run_decrypt_manifest(
-        &mut runner,
-        &root,
-        "esdk-net/valid-Net-4.0.0",
-        "manifest.json",
-        None,
-    );
-    run_decrypt_manifest(
-        &mut runner,
-        &root,
-        "esdk-net/invalid-Net-4.0.0",
-        "manifest.json",
-        Some(Error::AuthenticationFailed),
-    );
-    run_decrypt_manifest(
-        &mut runner,
-        &root,
-        "dafny-4.1.0",
-        "decrypt-manifest.json",
-        None,
-    );
-    run_decrypt_manifest(
-        &mut runner,
-        &root,
-        "awses-decrypt/python-1.3.5",
-        "decrypt_message.json",
-        None,
-    );
-    run_commitment_kats(&mut runner, &root);
-    run_decrypt_oracle(&mut runner, &root);
-    run_c_sdk_data(&mut runner, &root);
+    // Runs one set and records its time on its row (each set is one contiguous row).
+    let timed = |runner: &mut Runner, run: &dyn Fn(&mut Runner)| {
+        let started = Instant::now();
+        run(runner);
+        if let Some((_, t)) = runner.tallies.last_mut() {
+            t.seconds = started.elapsed().as_secs_f64();
+        }
+    };
+    timed(&mut runner, &|r| {
+        run_decrypt_manifest(r, &root, "esdk-net/v4-Net-4.0.1", "manifest.json", None)
+    });
+    timed(&mut runner, &|r| {
+        run_decrypt_manifest(r, &root, "esdk-net/valid-Net-4.0.0", "manifest.json", None)
+    });
+    timed(&mut runner, &|r| {
+        run_decrypt_manifest(
+            r,
+            &root,
+            "esdk-net/invalid-Net-4.0.0",
+            "manifest.json",
+            Some(Error::AuthenticationFailed),
+        )
+    });
+    timed(&mut runner, &|r| {
+        run_decrypt_manifest(r, &root, "dafny-4.1.0", "decrypt-manifest.json", None)
+    });
+    timed(&mut runner, &|r| {
+        run_decrypt_manifest(
+            r,
+            &root,
+            "awses-decrypt/python-1.3.5",
+            "decrypt_message.json",
+            None,
+        )
+    });
+    timed(&mut runner, &|r| run_commitment_kats(r, &root));
+    timed(&mut runner, &|r| run_decrypt_oracle(r, &root));
+    timed(&mut runner, &|r| run_c_sdk_data(r, &root));
+    timed(&mut runner, &|r| {
+        run_encrypt_manifest(r, &root, "dafny-4.1.0", "encrypt-manifest.json")
+    });
+    timed(&mut runner, &|r| run_generation_negatives(r, &root));
     let v1 = std::mem::take(&mut runner.v1_policy);
     runner.tallies.push((V1_POLICY_ROW.to_owned(), v1));
 
     // The table.
     let mut table = String::new();
-    let rule = "-".repeat(120);
+    let rule = "-".repeat(130);
     let _ = writeln!(
         table,
-        "{:<44} | {:>5} | {:>6} | {:>9} | {:>6} | skipped: count (reason)",
-        "set", "cases", "passed", "must-fail", "failed"
+        "{:<46} | {:>5} | {:>6} | {:>9} | {:>6} | {:>6} | skipped: count (reason)",
+        "set", "cases", "passed", "must-fail", "failed", "time"
     );
     let _ = writeln!(table, "{rule}");
     let (mut total_cases, mut total_passed, mut total_failed, mut total_skipped) = (0, 0, 0, 0);
@@ -983,10 +1511,11 @@ fn official_vectors_decrypt() {
         let cases = t.passed + t.failures.len() + skipped;
         let _ = writeln!(
             table,
-            "{set:<44} | {cases:>5} | {:>6} | {:>9} | {:>6} | {}",
+            "{set:<46} | {cases:>5} | {:>6} | {:>9} | {:>6} | {:>5.1}s | {}",
             t.passed,
             t.must_fail,
             t.failures.len(),
+            t.seconds,
             skipped_text(&t.skipped)
         );
         if set != V1_POLICY_ROW {
@@ -1002,6 +1531,15 @@ fn official_vectors_decrypt() {
         table,
         "(passed = behaved as expected; must-fail = of those, cases that had to fail and did)"
     );
+    for (set, t) in &runner.tallies {
+        if t.variants > 0 {
+            let _ = writeln!(
+                table,
+                "({set}: its tampering cases decrypted {} message variants in all)",
+                t.variants
+            );
+        }
+    }
     let _ = writeln!(
         table,
         "vector files: {total_passed} of {runnable} runnable passed, {total_failed} failed, \

@@ -32,7 +32,11 @@ pub enum Command {
 
 const SPEC_HELP: &str = "A wrapping key: aes:namespace=NS,name=NAME,key=@PATH (PATH holds the \
 raw 16, 24 or 32 key bytes; key=base64:DATA and key=hex:DATA are also accepted but expose the key \
-to other local users). Repeat for several keys: the first one generates the data key, every one \
+to other local users), or rsa:namespace=NS,name=NAME,padding=PADDING,public-key=@FILE,\
+private-key=@FILE (PADDING: pkcs1, oaep-sha1, oaep-sha256, oaep-sha384 or oaep-sha512; each FILE \
+holds a PEM or DER key; encrypt needs public-key, decrypt needs private-key, and the public key \
+is never derived from the private one, so give both for a key used both ways). Repeat for \
+several keys, AES and RSA mixed as needed: the first one generates the data key, every one \
 wraps it, and any one of them can decrypt.";
 
 /// Options shared by encrypt and decrypt.

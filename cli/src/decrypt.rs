@@ -24,7 +24,8 @@ const OUTPUT_MODE: u32 = 0o600;
 /// Decrypts IN into OUT.
 pub fn run(a: DecryptArgs) -> Result<(), CliError> {
     let c = &a.common;
-    let keyring = keyspec::keyring(&c.wrapping_keys).map_err(CliError::Usage)?;
+    let keyring =
+        keyspec::keyring(&c.wrapping_keys, keyspec::Purpose::Decrypt).map_err(CliError::Usage)?;
     let required_encryption_context = args::context(&a.context, false).map_err(CliError::Usage)?;
     let options = DecryptOptions {
         commitment_policy: c.commitment_policy,

@@ -18,7 +18,8 @@ const OUTPUT_MODE: u32 = 0o666;
 /// Encrypts IN into OUT.
 pub fn run(a: EncryptArgs) -> Result<(), CliError> {
     let c = &a.common;
-    let keyring = keyspec::keyring(&c.wrapping_keys).map_err(CliError::Usage)?;
+    let keyring =
+        keyspec::keyring(&c.wrapping_keys, keyspec::Purpose::Encrypt).map_err(CliError::Usage)?;
     let encryption_context = args::context(&a.context, true).map_err(CliError::Usage)?;
     if let Some(suite) = a.algorithm {
         if !c.commitment_policy.allows_encrypt(suite) {

@@ -4,8 +4,14 @@
 //!
 //! * `aes:namespace=NS,name=NAME,key=SOURCE` — a raw AES keyring. SOURCE is `@PATH` (a file
 //!   holding the raw 16, 24 or 32 key bytes), `base64:DATA` or `hex:DATA`.
-//! * `rsa:namespace=NS,name=NAME,padding=PADDING,public-key=@PEM,private-key=@PEM` — a raw
-//!   RSA keyring. The fields are checked, then refused: the library has no RSA keyring yet.
+//! * `rsa:namespace=NS,name=NAME,padding=PADDING,public-key=@FILE,private-key=@FILE` — a raw
+//!   RSA keyring. PADDING is `pkcs1`, `oaep-sha1`, `oaep-sha256`, `oaep-sha384` or
+//!   `oaep-sha512`. Each FILE holds a PEM or DER key (public: SubjectPublicKeyInfo or PKCS#1;
+//!   private: PKCS#8 or PKCS#1, unencrypted). At least one of the two keys is required;
+//!   encrypting needs `public-key`, decrypting needs `private-key`, and a key used for both
+//!   gives both. The public key is never derived from the private key (the raw RSA keyring
+//!   spec forbids it, and [`esdk::RsaPrivateKey`] offers no way to), so a `private-key`-only
+//!   SPEC is refused on encrypt, and a `public-key`-only one on decrypt.
 //!
 //! Parsing happens in two steps so that new key types only add a row to [`KEY_TYPES`] and
 //! an arm to [`parse`]: [`Fields::parse`] checks the syntax and the field names of any type
@@ -19,11 +25,28 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use base64::Engine;
-use esdk::{Keyring, MultiKeyring, RawAesKeyring, WrappingKey};
+use esdk::{
+    Keyring, MultiKeyring, RawAesKeyring, RawRsaKeyring, RsaPadding, RsaPrivateKey, RsaPublicKey,
+    WrappingKey,
+};
 use zeroize::Zeroizing;
 
-/// The largest key file read; anything longer is refused without being read to its end.
+/// The largest AES key file read; anything longer is refused without being read to its end.
 const MAX_KEY_FILE: u64 = 4096;
+
+/// The largest RSA key file read (an RSA-8192 private key in PEM is about 6.5 KB; room is
+/// left for text around the PEM block).
+const MAX_RSA_KEY_FILE: u64 = 64 * 1024;
+
+/// What the wrapping keys are for: encrypting needs RSA public keys, decrypting RSA private
+/// keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// `esdk encrypt`.
+    Encrypt,
+    /// `esdk decrypt`.
+    Decrypt,
+}
 
 /// One kind of wrapping key and the fields its SPEC takes.
 #[derive(Debug)]
@@ -43,7 +66,7 @@ pub const AES: KeyType = KeyType {
     required: &["namespace", "name", "key"],
 };
 
-/// Raw RSA keys (not supported by the library yet).
+/// Raw RSA keys.
 pub const RSA: KeyType = KeyType {
     name: "rsa",
     fields: &["namespace", "name", "padding", "public-key", "private-key"],
@@ -93,8 +116,23 @@ pub enum SpecError {
         /// A hint about the probable mistake.
         hint: &'static str,
     },
-    /// The key type is known but not implemented.
-    Unsupported(&'static str),
+    /// A `padding=` value that is not one of the five RSA padding schemes.
+    BadPadding(String),
+    /// A `public-key=` or `private-key=` value that is not `@PATH`.
+    BadKeyFileSource(&'static str),
+    /// The library refused an RSA key file.
+    BadRsaKey {
+        /// `public-key` or `private-key`.
+        field: &'static str,
+        /// The path after `@`.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// An RSA SPEC with only a private key, used to encrypt.
+    RsaCannotEncrypt,
+    /// An RSA SPEC with only a public key, used to decrypt.
+    RsaCannotDecrypt,
     /// The library refused the keyring (for example a reserved namespace).
     Keyring(String),
 }
@@ -151,7 +189,29 @@ impl fmt::Display for SpecError {
                 }
                 Ok(())
             }
-            SpecError::Unsupported(t) => write!(f, "{t} wrapping keys are not supported yet"),
+            SpecError::BadPadding(p) => write!(
+                f,
+                "unknown RSA padding {:?} (expected pkcs1, oaep-sha1, oaep-sha256, oaep-sha384 \
+                 or oaep-sha512)",
+                redact(p)
+            ),
+            SpecError::BadKeyFileSource(field) => {
+                write!(f, "{field} must be @PATH (a PEM or DER key file)")
+            }
+            SpecError::BadRsaKey {
+                field,
+                path,
+                reason,
+            } => write!(f, "cannot use {field} file {}: {reason}", path.display()),
+            SpecError::RsaCannotEncrypt => f.write_str(
+                "this rsa key has only private-key=@PEM, which cannot encrypt: the public key is \
+                 never derived from the private key; give both, \
+                 public-key=@PEM,private-key=@PEM (or public-key=@PEM alone to encrypt)",
+            ),
+            SpecError::RsaCannotDecrypt => f.write_str(
+                "this rsa key has only public-key=@PEM, which cannot decrypt; give \
+                 private-key=@PEM (both may be given: public-key=@PEM,private-key=@PEM)",
+            ),
             SpecError::Keyring(m) => f.write_str(m),
         }
     }
@@ -250,11 +310,25 @@ pub enum KeySpec {
         /// The key bytes.
         key: WrappingKey,
     },
+    /// A raw RSA key pair, or one half of it.
+    Rsa {
+        /// The key namespace (provider ID).
+        namespace: String,
+        /// The key name (provider info).
+        name: String,
+        /// The padding scheme.
+        padding: RsaPadding,
+        /// The public key (needed to encrypt).
+        public_key: Option<RsaPublicKey>,
+        /// The private key (needed to decrypt).
+        private_key: Option<RsaPrivateKey>,
+    },
 }
 
 impl KeySpec {
-    /// The keyring for this key.
-    pub fn keyring(self) -> Result<Arc<dyn Keyring>, SpecError> {
+    /// The keyring for this key, checked for `purpose`: an RSA key without the half that
+    /// `purpose` needs is refused here, before any input is read.
+    pub fn keyring(self, purpose: Purpose) -> Result<Arc<dyn Keyring>, SpecError> {
         match self {
             KeySpec::Aes {
                 namespace,
@@ -262,7 +336,27 @@ impl KeySpec {
                 key,
             } => {
                 let k = RawAesKeyring::new(&namespace, &name, key)
-                    .map_err(|e| SpecError::Keyring(e.to_string()))?;
+                    .map_err(|e| SpecError::Keyring(library_message(e)))?;
+                Ok(Arc::new(k))
+            }
+            KeySpec::Rsa {
+                namespace,
+                name,
+                padding,
+                public_key,
+                private_key,
+            } => {
+                match purpose {
+                    Purpose::Encrypt if public_key.is_none() => {
+                        return Err(SpecError::RsaCannotEncrypt)
+                    }
+                    Purpose::Decrypt if private_key.is_none() => {
+                        return Err(SpecError::RsaCannotDecrypt)
+                    }
+                    _ => {}
+                }
+                let k = RawRsaKeyring::new(&namespace, &name, padding, public_key, private_key)
+                    .map_err(|e| SpecError::Keyring(library_message(e)))?;
                 Ok(Arc::new(k))
             }
         }
@@ -285,10 +379,45 @@ pub fn parse(spec: &str) -> Result<KeySpec, SpecError> {
             })
         }
         "rsa" => {
+            let namespace = fields.required("namespace")?.to_owned();
+            let name = fields.required("name")?.to_owned();
+            let padding_text = fields.required("padding")?;
+            let padding = RsaPadding::parse(padding_text)
+                .map_err(|_| SpecError::BadPadding(padding_text.to_owned()))?;
             if fields.get("public-key").is_none() && fields.get("private-key").is_none() {
                 return Err(SpecError::MissingField("public-key"));
             }
-            Err(SpecError::Unsupported("rsa"))
+            let public_key = fields
+                .get("public-key")
+                .map(|source| {
+                    rsa_key(source, "public-key", |bytes, pem| {
+                        if pem {
+                            RsaPublicKey::from_pem(bytes)
+                        } else {
+                            RsaPublicKey::from_der(bytes)
+                        }
+                    })
+                })
+                .transpose()?;
+            let private_key = fields
+                .get("private-key")
+                .map(|source| {
+                    rsa_key(source, "private-key", |bytes, pem| {
+                        if pem {
+                            RsaPrivateKey::from_pem(bytes)
+                        } else {
+                            RsaPrivateKey::from_der(bytes)
+                        }
+                    })
+                })
+                .transpose()?;
+            Ok(KeySpec::Rsa {
+                namespace,
+                name,
+                padding,
+                public_key,
+                private_key,
+            })
         }
         _ => Err(SpecError::UnknownType(fields.key_type().name.to_owned())),
     }
@@ -296,7 +425,7 @@ pub fn parse(spec: &str) -> Result<KeySpec, SpecError> {
 
 /// Builds the keyring for the `--wrapping-key` options: the first key is the generator,
 /// the others are children of a multi-keyring. Errors name the option by position.
-pub fn keyring(specs: &[String]) -> Result<Arc<dyn Keyring>, String> {
+pub fn keyring(specs: &[String], purpose: Purpose) -> Result<Arc<dyn Keyring>, String> {
     let mut keyrings = Vec::with_capacity(specs.len());
     for (i, spec) in specs.iter().enumerate() {
         let which = if specs.len() > 1 {
@@ -305,7 +434,7 @@ pub fn keyring(specs: &[String]) -> Result<Arc<dyn Keyring>, String> {
             "invalid --wrapping-key".to_owned()
         };
         let kr = parse(spec)
-            .and_then(KeySpec::keyring)
+            .and_then(|k| k.keyring(purpose))
             .map_err(|e| format!("{which}: {e}"))?;
         keyrings.push(kr);
     }
@@ -343,7 +472,52 @@ fn key_bytes(source: &str) -> Result<Zeroizing<Vec<u8>>, SpecError> {
     Err(SpecError::BadKeySource)
 }
 
+/// Reads an RSA key file (`@PATH`) and hands it to `load`, with `true` when it is PEM
+/// (it has a `-----BEGIN` line) and `false` for DER.
+fn rsa_key<K>(
+    source: &str,
+    field: &'static str,
+    load: impl FnOnce(&[u8], bool) -> esdk::Result<K>,
+) -> Result<K, SpecError> {
+    let path = source
+        .strip_prefix('@')
+        .ok_or(SpecError::BadKeyFileSource(field))?;
+    let path = Path::new(path);
+    let bytes = read_file(path, MAX_RSA_KEY_FILE)?.ok_or_else(|| SpecError::BadRsaKey {
+        field,
+        path: path.to_owned(),
+        reason: format!("the file is larger than {MAX_RSA_KEY_FILE} bytes, too large for a key"),
+    })?;
+    let pem = bytes.windows(10).any(|w| w == b"-----BEGIN");
+    load(&bytes, pem).map_err(|e| SpecError::BadRsaKey {
+        field,
+        path: path.to_owned(),
+        // Text without a PEM block: say so rather than report a DER parse failure.
+        reason: if !pem && is_text(&bytes) {
+            "the file is text without a \"-----BEGIN\" line: neither a PEM nor a DER key".into()
+        } else {
+            library_message(e)
+        },
+    })
+}
+
+/// The library's reason for refusing a key, without the "invalid argument: " prefix.
+fn library_message(e: esdk::Error) -> String {
+    match e {
+        esdk::Error::InvalidArgument(m) => m,
+        other => other.to_string(),
+    }
+}
+
 fn read_key_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, SpecError> {
+    read_file(path, MAX_KEY_FILE)?.ok_or(SpecError::BadKeyLength {
+        len: None,
+        hint: "a key file holds only the raw key bytes",
+    })
+}
+
+/// Reads a key file of at most `max` bytes (`None`: it is longer).
+fn read_file(path: &Path, max: u64) -> Result<Option<Zeroizing<Vec<u8>>>, SpecError> {
     let unreadable = |e: std::io::Error| SpecError::UnreadableFile {
         path: path.to_owned(),
         error: e.to_string(),
@@ -361,24 +535,23 @@ fn read_key_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, SpecError> {
             error: "it is a directory".into(),
         });
     }
-    let mut bytes = Zeroizing::new(Vec::with_capacity(64));
-    file.take(MAX_KEY_FILE + 1)
+    // Allocated at its final size, so no partial copy of the key is left behind when the
+    // buffer grows.
+    let mut bytes = Zeroizing::new(Vec::with_capacity(max as usize + 1));
+    file.take(max + 1)
         .read_to_end(&mut bytes)
         .map_err(unreadable)?;
-    if bytes.len() as u64 > MAX_KEY_FILE {
-        return Err(SpecError::BadKeyLength {
-            len: None,
-            hint: "a key file holds only the raw key bytes",
-        });
+    if bytes.len() as u64 > max {
+        return Ok(None);
     }
-    Ok(bytes)
+    Ok(Some(bytes))
 }
 
 /// Checks the length and takes the bytes over.
 fn aes_key(mut bytes: Zeroizing<Vec<u8>>) -> Result<WrappingKey, SpecError> {
     match bytes.len() {
         16 | 24 | 32 => WrappingKey::new(std::mem::take(&mut *bytes))
-            .map_err(|e| SpecError::Keyring(e.to_string())),
+            .map_err(|e| SpecError::Keyring(library_message(e))),
         n => Err(SpecError::BadKeyLength {
             len: Some(n as u64),
             hint: length_hint(&bytes),
@@ -386,13 +559,17 @@ fn aes_key(mut bytes: Zeroizing<Vec<u8>>) -> Result<WrappingKey, SpecError> {
     }
 }
 
-/// Guesses why a key has the wrong length.
-fn length_hint(bytes: &[u8]) -> &'static str {
-    let text = !bytes.is_empty()
+/// Whether the bytes look like ASCII text (and are not empty).
+fn is_text(bytes: &[u8]) -> bool {
+    !bytes.is_empty()
         && bytes
             .iter()
-            .all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace());
-    if text {
+            .all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace())
+}
+
+/// Guesses why a key has the wrong length.
+fn length_hint(bytes: &[u8]) -> &'static str {
+    if is_text(bytes) {
         "it looks like text: a key file holds the raw key bytes; use key=hex:... or \
          key=base64:... for encoded keys, or create one with `esdk generate-key`"
     } else {
@@ -430,6 +607,7 @@ mod tests {
                 name,
                 key,
             } => (namespace, name, key.expose_secret().to_vec()),
+            other => panic!("not an AES key: {other:?}"),
         }
     }
 
@@ -591,14 +769,149 @@ mod tests {
         );
     }
 
+    /// A file of the RSA test keys (`tests/data/rsa`).
+    fn rsa_file(name: &str) -> String {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/data/rsa")
+            .join(name);
+        assert!(path.is_file(), "{}", path.display());
+        path.to_str().unwrap().to_owned()
+    }
+
+    fn rsa_spec(padding: &str, public: Option<&str>, private: Option<&str>) -> String {
+        let mut spec = format!("rsa:namespace=ns,name=key-a,padding={padding}");
+        if let Some(p) = public {
+            spec += &format!(",public-key=@{}", rsa_file(p));
+        }
+        if let Some(p) = private {
+            spec += &format!(",private-key=@{}", rsa_file(p));
+        }
+        spec
+    }
+
+    /// Encrypts with one SPEC's keyring and decrypts with another's.
+    fn rsa_round_trip(enc: &str, dec: &str) {
+        use esdk::{decrypt, encrypt, DecryptOptions, EncryptOptions};
+        let enc = keyring(&[enc.to_owned()], Purpose::Encrypt).unwrap();
+        let dec = keyring(&[dec.to_owned()], Purpose::Decrypt).unwrap();
+        let message = encrypt(enc, b"rsa via the cli", EncryptOptions::default()).unwrap();
+        let out = decrypt(dec, &message, DecryptOptions::default()).unwrap();
+        assert_eq!(out.plaintext, b"rsa via the cli");
+    }
+
     #[test]
-    fn rsa_is_recognized_but_refused() {
-        let e = err("rsa:namespace=n,name=k,padding=oaep-sha256,public-key=@pub.pem");
-        assert_eq!(e, SpecError::Unsupported("rsa"));
-        assert_eq!(e.to_string(), "rsa wrapping keys are not supported yet");
+    fn rsa_keys_in_pem_and_der() {
+        let publics = [
+            "key-a.spki.pem",
+            "key-a.pub-pkcs1.pem",
+            "key-a.spki.der",
+            "key-a.pub-pkcs1.der",
+        ];
+        let privates = [
+            "key-a.pkcs8.pem",
+            "key-a.pkcs1.pem",
+            "key-a.pkcs8.der",
+            "key-a.pkcs1.der",
+        ];
+        for (public, private) in publics.into_iter().zip(privates) {
+            let spec = rsa_spec("oaep-sha256", Some(public), Some(private));
+            match parse(&spec).unwrap() {
+                KeySpec::Rsa {
+                    namespace,
+                    name,
+                    padding,
+                    public_key,
+                    private_key,
+                } => {
+                    assert_eq!((namespace.as_str(), name.as_str()), ("ns", "key-a"));
+                    assert_eq!(padding, RsaPadding::OaepSha256);
+                    assert_eq!(public_key.unwrap().bits(), 2048);
+                    assert_eq!(private_key.unwrap().bits(), 2048);
+                }
+                other => panic!("{other:?}"),
+            }
+            // Public only encrypts, private only decrypts, both do both.
+            rsa_round_trip(
+                &rsa_spec("oaep-sha256", Some(public), None),
+                &rsa_spec("oaep-sha256", None, Some(private)),
+            );
+            rsa_round_trip(&spec, &spec);
+        }
+    }
+
+    #[test]
+    fn rsa_paddings() {
+        for (text, padding) in [
+            ("pkcs1", RsaPadding::Pkcs1),
+            ("oaep-sha1", RsaPadding::OaepSha1),
+            ("oaep-sha256", RsaPadding::OaepSha256),
+            ("OAEP-SHA384", RsaPadding::OaepSha384),
+            ("oaep-sha512", RsaPadding::OaepSha512),
+        ] {
+            let spec = rsa_spec(text, Some("key-a.spki.pem"), Some("key-a.pkcs8.pem"));
+            assert!(
+                matches!(parse(&spec), Ok(KeySpec::Rsa { padding: p, .. }) if p == padding),
+                "{text}"
+            );
+            rsa_round_trip(&spec, &spec);
+        }
+        for bad in ["oaep", "oaep-sha224", "pss", "pkcs1v15"] {
+            let e = err(&rsa_spec(bad, Some("key-a.spki.pem"), None));
+            assert_eq!(e, SpecError::BadPadding(bad.into()));
+            assert!(e.to_string().contains("expected pkcs1, oaep-sha1"), "{e}");
+        }
+    }
+
+    #[test]
+    fn rsa_purpose_needs_the_right_half() {
+        let private_only = rsa_spec("pkcs1", None, Some("key-a.pkcs8.pem"));
+        let public_only = rsa_spec("pkcs1", Some("key-a.spki.pem"), None);
+        let both = rsa_spec("pkcs1", Some("key-a.spki.pem"), Some("key-a.pkcs8.pem"));
+        let e = keyring(std::slice::from_ref(&private_only), Purpose::Encrypt)
+            .err()
+            .unwrap();
+        assert_eq!(
+            e,
+            format!("invalid --wrapping-key: {}", SpecError::RsaCannotEncrypt)
+        );
+        assert!(e.contains("public-key=@PEM,private-key=@PEM"), "{e}");
+        assert!(e.contains("never derived"), "{e}");
+        let e = keyring(std::slice::from_ref(&public_only), Purpose::Decrypt)
+            .err()
+            .unwrap();
+        assert!(e.contains("cannot decrypt"), "{e}");
+        assert!(e.contains("private-key=@PEM"), "{e}");
+        assert!(keyring(&[private_only], Purpose::Decrypt).is_ok());
+        assert!(keyring(&[public_only], Purpose::Encrypt).is_ok());
+        for purpose in [Purpose::Encrypt, Purpose::Decrypt] {
+            assert!(keyring(std::slice::from_ref(&both), purpose).is_ok());
+        }
+    }
+
+    #[test]
+    fn rsa_bad_specs_and_key_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, bytes: &[u8]| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).unwrap();
+            path.to_str().unwrap().to_owned()
+        };
+        let with_public =
+            |path: &str| format!("rsa:namespace=n,name=k,padding=pkcs1,public-key=@{path}");
+        let with_private =
+            |path: &str| format!("rsa:namespace=n,name=k,padding=pkcs1,private-key=@{path}");
+        let reason = |e: SpecError| match e {
+            SpecError::BadRsaKey { reason, .. } => reason,
+            other => panic!("expected BadRsaKey, got {other:?}"),
+        };
+
         assert_eq!(
             err("rsa:namespace=n,name=k,padding=pkcs1"),
             SpecError::MissingField("public-key")
+        );
+        assert_eq!(
+            err("rsa:namespace=n,name=k,public-key=@x"),
+            SpecError::MissingField("padding")
         );
         assert_eq!(
             err("rsa:namespace=n,name=k,padding=pkcs1,key=@x"),
@@ -607,20 +920,92 @@ mod tests {
                 field: "key".into()
             }
         );
+        assert_eq!(
+            err("rsa:namespace=n,name=k,padding=pkcs1,public-key=base64:AAAA"),
+            SpecError::BadKeyFileSource("public-key")
+        );
+        assert_eq!(
+            err("rsa:namespace=n,name=k,padding=pkcs1,private-key=plain.pem"),
+            SpecError::BadKeyFileSource("private-key")
+        );
+        assert!(matches!(
+            err(&with_public(
+                &dir.path().join("missing.pem").display().to_string()
+            )),
+            SpecError::UnreadableFile { .. }
+        ));
+        assert!(matches!(
+            err(&with_private(dir.path().to_str().unwrap())),
+            SpecError::UnreadableFile { .. }
+        ));
+        // Swapped halves, encrypted, too small, garbage, empty, oversized.
+        let e = err(&with_public(&rsa_file("key-a.pkcs8.pem")));
+        assert!(
+            e.to_string().starts_with("cannot use public-key file "),
+            "{e}"
+        );
+        assert!(reason(e).contains("private key where a public key is expected"));
+        assert!(reason(err(&with_public(&rsa_file("key-a.pkcs1.der")))).contains("private key"));
+        assert!(reason(err(&with_private(&rsa_file("key-a.spki.pem")))).contains("public key"));
+        assert!(
+            reason(err(&with_private(&rsa_file("key-a.encrypted-pkcs8.pem"))))
+                .contains("encrypted")
+        );
+        assert!(
+            reason(err(&with_private(&rsa_file("key-a.encrypted-pkcs1.pem"))))
+                .contains("encrypted")
+        );
+        assert!(reason(err(&with_private(&rsa_file("small-1024.pkcs8.pem")))).contains("2048"));
+        let garbage = write("garbage.der", b"\x30\x03\x02\x01\x00");
+        assert!(reason(err(&with_private(&garbage))).contains("parsed"));
+        let text = write("notes.txt", b"my key is in the other file\n");
+        assert!(reason(err(&with_public(&text))).contains("neither a PEM nor a DER key"));
+        let empty = write("empty", b"");
+        assert!(reason(err(&with_public(&empty))).contains("parsed"));
+        let broken_pem = write("broken.pem", b"-----BEGIN PUBLIC KEY-----\nAAAA\n");
+        assert!(reason(err(&with_public(&broken_pem))).contains("END"));
+        let big = write("big.pem", &vec![b'A'; 70_000]);
+        assert!(reason(err(&with_public(&big))).contains("too large"));
+        // A reserved namespace is refused by the library.
+        let reserved = format!(
+            "rsa:namespace=aws-kms,name=k,padding=pkcs1,public-key=@{}",
+            rsa_file("key-a.spki.pem")
+        );
+        let e = keyring(&[reserved], Purpose::Encrypt).err().unwrap();
+        assert!(e.contains("reserved"), "{e}");
     }
 
     #[test]
     fn keyrings() {
         let k = |name: &str| format!("aes:namespace=n,name={name},key=hex:{}", "11".repeat(16));
-        assert!(keyring(&[k("a")]).is_ok());
-        assert!(keyring(&[k("a"), k("b"), k("c")]).is_ok());
-        assert!(keyring(&[]).is_err());
-        let e = keyring(&[k("a"), "aes:namespace=n".into()]).err().unwrap();
+        let enc = Purpose::Encrypt;
+        assert!(keyring(&[k("a")], enc).is_ok());
+        assert!(keyring(&[k("a"), k("b"), k("c")], Purpose::Decrypt).is_ok());
+        assert!(keyring(&[], enc).is_err());
+        let e = keyring(&[k("a"), "aes:namespace=n".into()], enc)
+            .err()
+            .unwrap();
         assert_eq!(e, "invalid --wrapping-key #2: missing field \"name\"");
-        let e = keyring(&["aes:namespace=n".into()]).err().unwrap();
+        let e = keyring(&["aes:namespace=n".into()], enc).err().unwrap();
         assert_eq!(e, "invalid --wrapping-key: missing field \"name\"");
         let reserved = format!("aes:namespace=aws-kms,name=k,key=hex:{}", "11".repeat(16));
-        let e = keyring(&[reserved]).err().unwrap();
+        let e = keyring(&[reserved], enc).err().unwrap();
         assert!(e.contains("reserved"), "{e}");
+
+        // AES and RSA mixed, in either order; a message from the mix decrypts with each.
+        use esdk::{decrypt, encrypt, DecryptOptions, EncryptOptions};
+        let rsa = rsa_spec("oaep-sha1", Some("key-a.spki.pem"), Some("key-a.pkcs1.pem"));
+        for specs in [vec![k("a"), rsa.clone()], vec![rsa.clone(), k("a")]] {
+            let mixed = keyring(&specs, enc).unwrap();
+            let m = encrypt(mixed, b"mixed", EncryptOptions::default()).unwrap();
+            for one in &specs {
+                let single = keyring(std::slice::from_ref(one), Purpose::Decrypt).unwrap();
+                let out = decrypt(single, &m, DecryptOptions::default()).unwrap();
+                assert_eq!(out.plaintext, b"mixed");
+            }
+        }
+        let private_only = rsa_spec("oaep-sha1", None, Some("key-a.pkcs8.pem"));
+        let e = keyring(&[k("a"), private_only], enc).err().unwrap();
+        assert!(e.starts_with("invalid --wrapping-key #2: "), "{e}");
     }
 }

@@ -16,8 +16,13 @@ The exit status is 0 whatever the cases did, and 2 only when the manifest is mal
 Manifest (JSON)::
 
     {
-      "keys": {"<handle>": {"namespace": "NS", "name": "KEYNAME",
-                            "key_b64": "<base64 of a raw 16, 24 or 32 byte AES key>"}},
+      "keys": {"<handle>": {"type": "aes", "namespace": "NS", "name": "KEYNAME",
+                            "key_b64": "<base64 of a raw 16, 24 or 32 byte AES key>"},
+               "<handle>": {"type": "rsa", "namespace": "NS", "name": "KEYNAME",
+                            "padding": "pkcs1" | "oaep-sha1" | "oaep-sha256"
+                                       | "oaep-sha384" | "oaep-sha512",
+                            "public_pem": "-----BEGIN PUBLIC KEY-----...",
+                            "private_pem": "-----BEGIN PRIVATE KEY-----..."}},
       "cases": [
         {"id": "case-1",
          "op": "encrypt" | "decrypt",
@@ -30,10 +35,17 @@ Manifest (JSON)::
       ]
     }
 
-* ``keys`` (per case): the raw AES wrapping keys.  Encrypt: the first one generates the
+* ``keys`` (per case): the raw wrapping keys.  Encrypt: the first one generates the
   data key and every one wraps it.  Decrypt: any one of them may unwrap it.
-  Each key is a legacy ``RawMasterKey`` (provider id = namespace, key id = name) with
-  AES-GCM wrapping, byte-compatible with the spec's raw AES keyring.
+  Each key is a legacy ``RawMasterKey`` (provider id = namespace, key id = name),
+  byte-compatible with the spec's raw AES and raw RSA keyrings:
+
+  * ``type`` ``aes`` (the default when ``type`` is absent): AES-GCM wrapping.
+  * ``type`` ``rsa``: RSA wrapping with ``padding`` (OAEP uses the same hash for MGF1).
+    At least one of ``public_pem`` and ``private_pem`` (PEM text; any form that
+    ``cryptography`` loads).  Encrypt uses the public key when given, otherwise the
+    private key (from which Python derives the public key; the spec's keyring does not).
+    Decrypt uses the private key; with only a public key the SDK refuses to decrypt.
 * ``algorithm`` (encrypt only, default ``0x0578``): hex algorithm suite id.
 * ``frame_length`` (encrypt only, default 4096; 0 means non-framed).
 * ``context``: encrypt, the encryption context to use; decrypt, pairs that must be present
@@ -56,6 +68,7 @@ import sys
 import tempfile
 
 import aws_encryption_sdk
+from cryptography.hazmat.primitives import serialization
 from aws_encryption_sdk.exceptions import InvalidKeyIdError
 from aws_encryption_sdk.identifiers import Algorithm, CommitmentPolicy, EncryptionKeyType, WrappingAlgorithm
 from aws_encryption_sdk.internal.crypto.wrapping_keys import WrappingKey
@@ -69,6 +82,13 @@ WRAPPING = {
     16: WrappingAlgorithm.AES_128_GCM_IV12_TAG16_NO_PADDING,
     24: WrappingAlgorithm.AES_192_GCM_IV12_TAG16_NO_PADDING,
     32: WrappingAlgorithm.AES_256_GCM_IV12_TAG16_NO_PADDING,
+}
+RSA_PADDINGS = {
+    "pkcs1": WrappingAlgorithm.RSA_PKCS1,
+    "oaep-sha1": WrappingAlgorithm.RSA_OAEP_SHA1_MGF1,
+    "oaep-sha256": WrappingAlgorithm.RSA_OAEP_SHA256_MGF1,
+    "oaep-sha384": WrappingAlgorithm.RSA_OAEP_SHA384_MGF1,
+    "oaep-sha512": WrappingAlgorithm.RSA_OAEP_SHA512_MGF1,
 }
 SUITES = {
     "0x%04x" % s.algorithm_id: s
@@ -108,15 +128,64 @@ class MultiKey(MasterKeyProvider):
         raise InvalidKeyIdError("esdk-peer: unknown key {!r}".format(key_id))
 
 
-def raw_aes_master_key(spec):
-    key = spec["key"]
-    return RawMasterKey(
-        provider_id=spec["namespace"],
-        key_id=spec["name"].encode("utf-8"),
-        wrapping_key=WrappingKey(
+def raw_master_key(spec, encrypt):
+    """The legacy master key for a parsed key spec; RSA picks the key half for the op."""
+    if spec["type"] == "aes":
+        key = spec["key"]
+        wrapping_key = WrappingKey(
             wrapping_algorithm=WRAPPING[len(key)], wrapping_key=key, wrapping_key_type=EncryptionKeyType.SYMMETRIC
-        ),
-    )
+        )
+    else:
+        if (encrypt and spec["public_pem"] is not None) or spec["private_pem"] is None:
+            pem, key_type = spec["public_pem"], EncryptionKeyType.PUBLIC
+        else:
+            pem, key_type = spec["private_pem"], EncryptionKeyType.PRIVATE
+        wrapping_key = WrappingKey(
+            wrapping_algorithm=RSA_PADDINGS[spec["padding"]],
+            wrapping_key=pem.encode("ascii"),
+            wrapping_key_type=key_type,
+        )
+    return RawMasterKey(provider_id=spec["namespace"], key_id=spec["name"].encode("utf-8"), wrapping_key=wrapping_key)
+
+
+def _parse_key(spec, where):
+    kind = spec.get("type", "aes")
+    parsed = {
+        "type": kind,
+        "namespace": _need(spec, "namespace", str, where),
+        "name": _need(spec, "name", str, where),
+    }
+    if kind == "aes":
+        try:
+            raw = base64.b64decode(_need(spec, "key_b64", str, where), validate=True)
+        except binascii.Error as error:
+            raise ManifestError("{}: bad base64: {}".format(where, error))
+        if len(raw) not in WRAPPING:
+            raise ManifestError("{}: AES key must be 16, 24 or 32 bytes, not {}".format(where, len(raw)))
+        parsed["key"] = raw
+    elif kind == "rsa":
+        padding = _need(spec, "padding", str, where)
+        if padding not in RSA_PADDINGS:
+            raise ManifestError("{}: unknown RSA padding {!r}".format(where, padding))
+        parsed["padding"] = padding
+        for field in ("public_pem", "private_pem"):
+            value = spec.get(field)
+            if value is not None and not isinstance(value, str):
+                raise ManifestError("{}: {!r} must be PEM text".format(where, field))
+            parsed[field] = value
+        if parsed["public_pem"] is None and parsed["private_pem"] is None:
+            raise ManifestError(where + ": an RSA key needs 'public_pem', 'private_pem' or both")
+        # Load both halves now, so a bad key is a manifest error rather than a failed case.
+        try:
+            if parsed["public_pem"] is not None:
+                serialization.load_pem_public_key(parsed["public_pem"].encode("ascii"))
+            if parsed["private_pem"] is not None:
+                serialization.load_pem_private_key(parsed["private_pem"].encode("ascii"), password=None)
+        except (ValueError, TypeError, UnicodeError) as error:
+            raise ManifestError("{}: cannot load the RSA key: {}".format(where, error))
+    else:
+        raise ManifestError("{}: unknown key type {!r}".format(where, kind))
+    return parsed
 
 
 def _need(obj, field, kind, where):
@@ -134,17 +203,7 @@ def parse_manifest(manifest):
         where = "key {!r}".format(handle)
         if not isinstance(spec, dict):
             raise ManifestError(where + ": not an object")
-        try:
-            raw = base64.b64decode(_need(spec, "key_b64", str, where), validate=True)
-        except binascii.Error as error:
-            raise ManifestError("{}: bad base64: {}".format(where, error))
-        if len(raw) not in WRAPPING:
-            raise ManifestError("{}: AES key must be 16, 24 or 32 bytes, not {}".format(where, len(raw)))
-        keys[handle] = {
-            "namespace": _need(spec, "namespace", str, where),
-            "name": _need(spec, "name", str, where),
-            "key": raw,
-        }
+        keys[handle] = _parse_key(spec, where)
     cases = _need(manifest, "cases", list, "manifest")
     for index, case in enumerate(cases):
         where = "case #{}".format(index)
@@ -171,18 +230,25 @@ def parse_manifest(manifest):
     return keys, cases
 
 
-def key_provider(keys, handles):
+# Master keys by (handle, encrypt), built once: loading an RSA private key checks it
+# (cryptography's RSA key validation), which costs tens of milliseconds per load.
+_MASTER_KEYS = {}
+
+
+def key_provider(keys, handles, encrypt):
     provider = MultiKey()
     for handle in handles:
-        provider.add_master_key_provider(raw_aes_master_key(keys[handle]))
+        if (handle, encrypt) not in _MASTER_KEYS:
+            _MASTER_KEYS[(handle, encrypt)] = raw_master_key(keys[handle], encrypt)
+        provider.add_master_key_provider(_MASTER_KEYS[(handle, encrypt)])
     return provider
 
 
 def run_case(keys, case):
     """Runs one case; raises on any failure. Returns nothing."""
     client = aws_encryption_sdk.EncryptionSDKClient(commitment_policy=POLICIES[case["commitment_policy"]])
-    provider = key_provider(keys, case["keys"])
     encrypt = case["op"] == "encrypt"
+    provider = key_provider(keys, case["keys"], encrypt)
     options = {"key_provider": provider}
     if encrypt:
         options.update(
