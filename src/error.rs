@@ -223,10 +223,19 @@ impl fmt::Display for FormatError {
 impl fmt::Display for PolicyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            PolicyError::CommitmentPolicy { suite, operation } => write!(
-                f,
-                "the commitment policy does not allow algorithm suite {suite:#06x} on {operation}"
-            ),
+            PolicyError::CommitmentPolicy { suite, operation } => {
+                write!(
+                    f,
+                    "the commitment policy does not allow algorithm suite {suite:#06x} on {operation}"
+                )?;
+                if *operation == "decrypt" {
+                    f.write_str(
+                        " (messages of non-committing suites need a policy that allows \
+                         decrypting them, such as require-encrypt-allow-decrypt)",
+                    )?;
+                }
+                Ok(())
+            }
             PolicyError::SignedMessageRefused => {
                 f.write_str("the message is signed and only unsigned messages are accepted")
             }

@@ -57,6 +57,10 @@ pub struct DataKeyJson {
     pub provider_info: String,
     /// The provider info in base64, always.
     pub provider_info_base64: String,
+    /// The wrapping key's name: the text before the tag length, IV length and IV of a raw
+    /// AES provider info, or the whole provider info when it is printable (raw RSA).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_name: Option<String>,
     /// The length of the wrapped data key.
     pub ciphertext_length: usize,
 }
@@ -93,9 +97,22 @@ impl DataKeyJson {
             provider_id: edk.provider_id.clone(),
             provider_info: printable_text(&edk.provider_info).unwrap_or_else(|| b64.clone()),
             provider_info_base64: b64,
+            key_name: key_name(&edk.provider_info),
             ciphertext_length: edk.ciphertext.len(),
         }
     }
+}
+
+/// The key name of a raw AES (`name || u32 128 || u32 12 || 12-byte IV`) or raw RSA
+/// (`name`) provider info.
+fn key_name(info: &[u8]) -> Option<String> {
+    const RAW_AES_TAIL: [u8; 8] = [0, 0, 0, 0x80, 0, 0, 0, 0x0C];
+    if let Some(split) = info.len().checked_sub(20) {
+        if info[split..split + 8] == RAW_AES_TAIL {
+            return printable_text(&info[..split]);
+        }
+    }
+    printable_text(info)
 }
 
 /// The bytes as text if they are UTF-8 without control characters.
@@ -232,5 +249,15 @@ mod tests {
         assert_eq!(printable_text(b"key\0\0\0\x80"), None);
         assert_eq!(printable_text(b"tab\there"), None);
         assert_eq!(printable_text(&[0xff, 0xfe]), None);
+    }
+
+    #[test]
+    fn key_names_of_raw_aes_and_rsa() {
+        let mut aes = b"my-key".to_vec();
+        aes.extend_from_slice(&[0, 0, 0, 0x80, 0, 0, 0, 0x0C]);
+        aes.extend_from_slice(&[0x9C; 12]);
+        assert_eq!(key_name(&aes), Some("my-key".into()));
+        assert_eq!(key_name(b"rsa-key"), Some("rsa-key".into()));
+        assert_eq!(key_name(&[0xff; 30]), None);
     }
 }

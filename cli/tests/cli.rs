@@ -412,6 +412,7 @@ fn two_wrapping_keys_either_decrypts() {
             .decode(edk["provider_info_base64"].as_str().unwrap())
             .unwrap();
         assert!(info.starts_with(name.as_bytes()), "{edk}");
+        assert_eq!(edk["key_name"], name);
     }
 }
 
