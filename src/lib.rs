@@ -52,8 +52,7 @@ pub use stream::{DecryptOptions, Decryptor, EncryptOptions, Encryptor, Progress}
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
 
-/// A decrypted message.
-#[derive(Debug)]
+/// A decrypted message. Its `Debug` shows the plaintext's length, not its bytes.
 pub struct Decrypted {
     /// The plaintext.
     pub plaintext: Vec<u8>,
@@ -62,6 +61,16 @@ pub struct Decrypted {
     /// The encryption context the message was authenticated with: the stored pairs and
     /// any required-only pairs reproduced by the caller.
     pub encryption_context: EncryptionContext,
+}
+
+impl std::fmt::Debug for Decrypted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decrypted")
+            .field("plaintext_len", &self.plaintext.len())
+            .field("header", &self.header)
+            .field("encryption_context", &self.encryption_context)
+            .finish()
+    }
 }
 
 /// Encrypts `plaintext` into one message, with a [`DefaultCmm`] over `keyring`.
@@ -79,8 +88,16 @@ pub fn encrypt_with_cmm(
     plaintext: &[u8],
     mut options: EncryptOptions,
 ) -> Result<Vec<u8>> {
-    // Spec: encrypt.md: a known plaintext length MUST be used as the bound given to the CMM.
-    options.max_plaintext_length = Some(plaintext.len() as u64);
+    // Spec: encrypt.md: a plaintext longer than the caller's bound MUST NOT be encrypted,
+    // and a known plaintext length MUST be the bound given to the CMM.
+    let len = plaintext.len() as u64;
+    if options
+        .max_plaintext_length
+        .is_some_and(|bound| len > bound)
+    {
+        return Err(LimitError::PlaintextTooLong.into());
+    }
+    options.max_plaintext_length = Some(len);
     let frame = options.frame_length as usize;
     let mut enc = Encryptor::new(cmm, options)?;
     let frames = plaintext.len() / frame.max(1) + 1;

@@ -576,3 +576,94 @@ fn the_cmm_refuses_a_caller_public_key_for_any_suite() {
         );
     }
 }
+
+/// Adds many empty data keys, to make large headers.
+struct Padding(usize);
+
+impl Keyring for Padding {
+    fn on_encrypt(
+        &self,
+        mut m: materials::EncryptionMaterials,
+    ) -> Result<materials::EncryptionMaterials> {
+        for _ in 0..self.0 {
+            m.add_encrypted_data_key(EncryptedDataKey {
+                provider_id: "pad".into(),
+                provider_info: Vec::new(),
+                ciphertext: Vec::new(),
+            });
+        }
+        Ok(m)
+    }
+    fn on_decrypt(
+        &self,
+        m: materials::DecryptionMaterials,
+        _: &[EncryptedDataKey],
+    ) -> Result<materials::DecryptionMaterials> {
+        Ok(m)
+    }
+}
+
+/// A header of 20,000 data keys fed one byte at a time decrypts (the header scan is
+/// resumable; re-parsing from the start at each byte would take minutes).
+#[test]
+fn a_large_header_fed_byte_by_byte() {
+    let multi =
+        Arc::new(MultiKeyring::new(Some(key_a()), vec![Arc::new(Padding(20_000))]).unwrap());
+    let ct = encrypt(multi, b"payload", EncryptOptions::default()).unwrap();
+    assert!(ct.len() > 120_000);
+    let options = DecryptOptions {
+        max_header_length: usize::MAX,
+        ..Default::default()
+    };
+    let mut dec = Decryptor::new(Arc::new(DefaultCmm::new(key_a())), options);
+    let mut out = [0u8; 64];
+    let mut got = Vec::new();
+    for b in ct.chunks(1) {
+        let p = dec.process(b, &mut out).unwrap();
+        assert_eq!(p.consumed, 1);
+        got.extend_from_slice(&out[..p.produced]);
+    }
+    dec.end_input();
+    while !dec.is_done() {
+        let p = dec.process(&[], &mut out).unwrap();
+        got.extend_from_slice(&out[..p.produced]);
+    }
+    assert_eq!(got, b"payload");
+    assert_eq!(dec.header().unwrap().encrypted_data_keys.len(), 20_001);
+}
+
+#[test]
+fn one_shot_encrypt_keeps_the_callers_plaintext_bound() {
+    let options = EncryptOptions {
+        max_plaintext_length: Some(5),
+        ..Default::default()
+    };
+    assert_eq!(
+        encrypt(key_a(), &[1; 6], options.clone()).unwrap_err(),
+        Error::Limit(LimitError::PlaintextTooLong)
+    );
+    assert!(encrypt(key_a(), &[1; 5], options).is_ok());
+}
+
+#[test]
+fn plaintext_after_end_input_is_refused_before_any_output() {
+    let mut enc = Encryptor::new(&DefaultCmm::new(key_a()), EncryptOptions::default()).unwrap();
+    enc.end_input();
+    let mut out = vec![0u8; 4096];
+    assert!(matches!(
+        enc.process(b"abc", &mut out),
+        Err(Error::InvalidState(_))
+    ));
+    // Nothing was lost: the whole message still comes out and decrypts.
+    let mut ct = Vec::new();
+    while !enc.is_done() {
+        let p = enc.process(&[], &mut out).unwrap();
+        ct.extend_from_slice(&out[..p.produced]);
+    }
+    assert_eq!(
+        try_decrypt(&ct, DecryptOptions::default())
+            .unwrap()
+            .plaintext,
+        b""
+    );
+}

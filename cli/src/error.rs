@@ -1,7 +1,7 @@
 //! The CLI's failure type and its exit codes.
 
 use std::fmt;
-use std::io;
+use std::io::{self, Write};
 use std::process::ExitCode;
 
 /// Why a command did not succeed.
@@ -46,7 +46,8 @@ impl CliError {
 
     /// Prints the one stderr line for a failure of `command` (`encrypt`, `decrypt`...).
     pub fn report(&self, command: &str) {
-        eprintln!("esdk: {}", self.line(command));
+        // A closed or full stderr must not turn a reported failure into a panic.
+        let _ = writeln!(io::stderr(), "esdk: {}", self.line(command));
     }
 
     /// The text of the stderr line, without the `esdk: ` prefix.

@@ -86,6 +86,8 @@ pub fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 pub enum Output {
     /// Standard output: written as it comes.
     Stdout(io::Stdout),
+    /// An existing device, FIFO or socket: written as it comes.
+    Stream(File),
     /// A temporary file that becomes `dest` on commit.
     File {
         /// The temporary file, in `dest`'s directory.
@@ -99,6 +101,7 @@ impl std::fmt::Debug for Output {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Output::Stdout(_) => f.write_str("Output::Stdout"),
+            Output::Stream(_) => f.write_str("Output::Stream"),
             Output::File { temp, dest } => f
                 .debug_struct("Output::File")
                 .field("temp", &temp.path())
@@ -120,6 +123,29 @@ impl Output {
                 "cannot write output {}: it is a directory",
                 path.display()
             )));
+        }
+        // A symbolic link is followed: the file it points to is the one replaced.
+        let resolved;
+        let path = match std::fs::canonicalize(path) {
+            Ok(p) => {
+                resolved = p;
+                resolved.as_path()
+            }
+            Err(_) => path,
+        };
+        // A device, FIFO or socket cannot be replaced by a renamed file: it is written
+        // through, as standard output is (a later failure is then reported by the exit
+        // status, with the verified part already written).
+        if let Ok(meta) = std::fs::metadata(path) {
+            if !meta.is_file() {
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .map_err(|e| {
+                        CliError::Failed(format!("cannot open output {}: {e}", path.display()))
+                    })?;
+                return Ok(Output::Stream(file));
+            }
         }
         let dir = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
@@ -148,6 +174,9 @@ impl Output {
             Output::Stdout(mut s) => s
                 .flush()
                 .map_err(|e| CliError::Failed(format!("writing to standard output: {e}"))),
+            Output::Stream(mut f) => f
+                .flush()
+                .map_err(|e| CliError::Failed(format!("writing the output: {e}"))),
             Output::File { mut temp, dest } => {
                 let write_err =
                     |e: io::Error| CliError::Failed(format!("writing {}: {e}", dest.display()));
@@ -170,6 +199,7 @@ impl Output {
     pub fn describe(&self) -> String {
         match self {
             Output::Stdout(_) => "writing to standard output".into(),
+            Output::Stream(_) => "writing the output".into(),
             Output::File { dest, .. } => format!("writing {}", dest.display()),
         }
     }
@@ -179,6 +209,7 @@ impl Write for Output {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Output::Stdout(s) => s.write(buf),
+            Output::Stream(f) => f.write(buf),
             Output::File { temp, .. } => temp.write(buf),
         }
     }
@@ -186,6 +217,7 @@ impl Write for Output {
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Output::Stdout(s) => s.flush(),
+            Output::Stream(f) => f.flush(),
             Output::File { temp, .. } => temp.flush(),
         }
     }
@@ -212,6 +244,29 @@ mod tests {
         drop(out);
         assert_eq!(std::fs::read(&dest).unwrap(), b"hello");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn follows_symlinks_and_writes_through_special_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target");
+        std::fs::write(&target, b"old").unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let mut out = Output::create(&link, 0o600).unwrap();
+        out.write_all(b"new").unwrap();
+        out.commit().unwrap();
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(std::fs::read(&target).unwrap(), b"new");
+
+        let mut out = Output::create(Path::new("/dev/null"), 0o600).unwrap();
+        assert!(matches!(out, Output::Stream(_)));
+        out.write_all(b"discarded").unwrap();
+        out.commit().unwrap();
+        assert!(!std::fs::metadata("/dev/null").unwrap().is_file());
     }
 
     #[test]

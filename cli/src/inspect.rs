@@ -1,24 +1,20 @@
 //! `esdk inspect`: the header of a message as JSON, without any key.
 //!
-//! Only the header body is read (plus, for headers over 64 KiB, at most half again as much,
-//! so that re-parsing stays cheap). Nothing is authenticated: the output describes what the
-//! message claims.
+//! Only the header body is read, no byte more. Nothing is authenticated: the output
+//! describes what the message claims.
 
 use std::collections::BTreeMap;
-use std::io::Read;
+use std::io::{Read, Write};
 
 use base64::Engine;
-use esdk::format::header::ContentType;
+use esdk::format::header::{ContentType, HeaderScanner};
 use esdk::format::ParseError;
-use esdk::{DecryptOptions, EncryptedDataKey, HeaderBody, LimitError};
+use esdk::{DecryptOptions, EncryptedDataKey, HeaderBody};
 use serde::Serialize;
 
 use crate::args::InspectArgs;
 use crate::error::CliError;
 use crate::files::Input;
-
-/// Up to this size the header is read exactly as far as the parser asks.
-const EXACT_READ_LIMIT: usize = 64 * 1024;
 
 /// The JSON document printed by `inspect`. Field order is the output order.
 #[derive(Debug, Serialize)]
@@ -128,26 +124,26 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Reads and parses the header body at the start of `input`, reading no further than it
-/// needs (see the module doc).
+/// Reads and parses the header body at the start of `input`, reading exactly the header:
+/// the library's resumable scanner says how many bytes the next step needs, so the work is
+/// linear in the header's length.
 pub fn read_header(input: &mut impl Read) -> Result<HeaderBody, CliError> {
     let max = DecryptOptions::default().max_header_length;
+    let mut scanner = HeaderScanner::new();
     let mut buf = Vec::new();
     loop {
-        let needed = match HeaderBody::parse(&buf, None) {
-            Ok((header, _len)) => return Ok(header),
+        let needed = match scanner.scan(&buf, None, max) {
+            Ok(_) => {
+                return match HeaderBody::parse(&buf, None) {
+                    Ok((header, _)) => Ok(header),
+                    Err(ParseError::Invalid(e)) => Err(CliError::esdk(&e)),
+                    Err(ParseError::Incomplete { .. }) => Err(truncated(buf.len())),
+                }
+            }
             Err(ParseError::Invalid(e)) => return Err(CliError::esdk(&e)),
             Err(ParseError::Incomplete { needed }) => needed,
         };
-        if needed > max {
-            return Err(CliError::esdk(&LimitError::HeaderTooLong { max }.into()));
-        }
-        let target = if buf.len() < EXACT_READ_LIMIT {
-            needed
-        } else {
-            needed.max(buf.len() + buf.len() / 2).min(max)
-        };
-        let want = (target - buf.len()) as u64;
+        let want = (needed - buf.len()) as u64;
         let got = input
             .by_ref()
             .take(want)
@@ -156,7 +152,7 @@ pub fn read_header(input: &mut impl Read) -> Result<HeaderBody, CliError> {
         if buf.is_empty() {
             return Err(CliError::Failed("the input is empty".into()));
         }
-        if (got as u64) < want && buf.len() < needed {
+        if (got as u64) < want {
             return Err(truncated(buf.len()));
         }
     }
@@ -175,8 +171,10 @@ pub fn run(a: InspectArgs) -> Result<(), CliError> {
     let header = read_header(&mut input)?;
     let json = serde_json::to_string_pretty(&HeaderJson::new(&header))
         .map_err(|e| CliError::Failed(format!("internal error: {e}")))?;
-    println!("{json}");
-    Ok(())
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{json}")
+        .and_then(|()| out.flush())
+        .map_err(|e| CliError::Failed(format!("writing to standard output: {e}")))
 }
 
 #[cfg(test)]

@@ -1201,3 +1201,36 @@ fn rsa_bad_specs_and_key_files_exit_2() {
     }
     env.assert_no_temp_files();
 }
+
+#[test]
+fn special_outputs_are_written_through_and_write_errors_are_reported() {
+    let env = Env::new();
+    let spec = env.spec("k", "k.key");
+    let m = env.message(&sample(3000), &[&spec], &[]);
+    let ct = env.write("m.esdk", &m);
+    // A device is written through, never replaced by a regular file.
+    let out = esdk(&[
+        "decrypt",
+        "-i",
+        &ct,
+        "-o",
+        "/dev/null",
+        "--wrapping-key",
+        &spec,
+    ]);
+    assert_ok(&out);
+    assert!(!std::fs::metadata("/dev/null").unwrap().is_file());
+    // A full stdout is a failure with one line on stderr, not a panic.
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_esdk"))
+        .args(["inspect", "-i", &ct])
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).starts_with("esdk: inspect failed: writing to standard output"));
+    assert_eq!(stderr(&out).lines().count(), 1);
+}

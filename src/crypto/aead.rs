@@ -11,13 +11,24 @@ use crate::format::header::{IV_LEN, TAG_LEN};
 
 type Aes192Gcm = aes_gcm::AesGcm<aes_gcm::aes::Aes192, U12>;
 
-/// An AES-GCM key. The `ring` key schedule is not zeroized by `ring` on drop (a known limit
-/// of `ring`); the raw key bytes we held are.
-// The ring key is the hot path and lives inline; the rare AES-192 key is boxed.
+/// An AES-GCM key.
+///
+/// Per-message content keys use `ring` (fast; AES-192 excepted, which `ring` lacks). `ring`
+/// does not zeroize its key schedule on drop, and that schedule begins with the key itself,
+/// so long-lived wrapping keys use [`AeadKey::new_zeroizing`]: RustCrypto's AES-GCM, whose
+/// key schedule is zeroized on drop.
+// The ring key is the hot path and lives inline; the RustCrypto keys are boxed.
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum AeadKey {
     Ring(LessSafeKey),
-    Aes192(Box<Aes192Gcm>),
+    Soft(Box<SoftKey>),
+}
+
+/// RustCrypto AES-GCM keys (zeroized on drop).
+pub(crate) enum SoftKey {
+    A128(aes_gcm::Aes128Gcm),
+    A192(Aes192Gcm),
+    A256(aes_gcm::Aes256Gcm),
 }
 
 impl fmt::Debug for AeadKey {
@@ -37,13 +48,27 @@ impl AeadKey {
         match key.len() {
             16 => ring_key(&AES_128_GCM),
             32 => ring_key(&AES_256_GCM),
-            24 => Aes192Gcm::new_from_slice(key)
-                .map(|k| AeadKey::Aes192(Box::new(k)))
-                .map_err(|_| Error::Unreachable("aes-gcm refused a 24-byte key")),
+            24 => Self::new_zeroizing(key),
             n => Err(Error::InvalidArgument(format!(
                 "an AES key must be 16, 24 or 32 bytes, not {n}"
             ))),
         }
+    }
+
+    /// A key whose whole key schedule is zeroized on drop (RustCrypto), for wrapping keys.
+    pub(crate) fn new_zeroizing(key: &[u8]) -> Result<AeadKey> {
+        let refused = |_| Error::Unreachable("aes-gcm refused a key of valid length");
+        let soft = match key.len() {
+            16 => SoftKey::A128(aes_gcm::Aes128Gcm::new_from_slice(key).map_err(refused)?),
+            24 => SoftKey::A192(Aes192Gcm::new_from_slice(key).map_err(refused)?),
+            32 => SoftKey::A256(aes_gcm::Aes256Gcm::new_from_slice(key).map_err(refused)?),
+            n => {
+                return Err(Error::InvalidArgument(format!(
+                    "an AES key must be 16, 24 or 32 bytes, not {n}"
+                )))
+            }
+        };
+        Ok(AeadKey::Soft(Box::new(soft)))
     }
 
     /// Encrypts `buf` in place and returns the tag.
@@ -65,10 +90,13 @@ impl AeadKey {
                     .map_err(|_| Error::Unreachable("AES-GCM input too long"))?;
                 tag.copy_from_slice(t.as_ref());
             }
-            AeadKey::Aes192(k) => {
-                let t = k
-                    .encrypt_in_place_detached(iv.into(), aad, buf)
-                    .map_err(|_| Error::Unreachable("AES-GCM input too long"))?;
+            AeadKey::Soft(k) => {
+                let t = match k.as_ref() {
+                    SoftKey::A128(k) => k.encrypt_in_place_detached(iv.into(), aad, buf),
+                    SoftKey::A192(k) => k.encrypt_in_place_detached(iv.into(), aad, buf),
+                    SoftKey::A256(k) => k.encrypt_in_place_detached(iv.into(), aad, buf),
+                }
+                .map_err(|_| Error::Unreachable("AES-GCM input too long"))?;
                 tag.copy_from_slice(&t);
             }
         }
@@ -95,14 +123,18 @@ impl AeadKey {
                     ct_and_tag,
                 )
                 .is_ok(),
-            AeadKey::Aes192(k) => {
+            AeadKey::Soft(k) => {
                 let (ct, tag) = ct_and_tag.split_at_mut(pt_len);
                 let tag: [u8; TAG_LEN] = tag
                     .try_into()
                     .map_err(|_| Error::Unreachable("tag length"))?;
                 let tag = aes_gcm::Tag::from(tag);
-                k.decrypt_in_place_detached(iv.into(), aad, ct, &tag)
-                    .is_ok()
+                match k.as_ref() {
+                    SoftKey::A128(k) => k.decrypt_in_place_detached(iv.into(), aad, ct, &tag),
+                    SoftKey::A192(k) => k.decrypt_in_place_detached(iv.into(), aad, ct, &tag),
+                    SoftKey::A256(k) => k.decrypt_in_place_detached(iv.into(), aad, ct, &tag),
+                }
+                .is_ok()
             }
         };
         if ok {
@@ -121,9 +153,16 @@ mod tests {
     /// Cross-checks every key size against the independent RustCrypto implementation.
     #[test]
     fn matches_rustcrypto_for_all_key_sizes() {
-        for len in [16usize, 24, 32] {
+        for (len, zeroizing) in [16usize, 24, 32]
+            .into_iter()
+            .flat_map(|l| [(l, false), (l, true)])
+        {
             let key: Vec<u8> = (0..len as u8).collect();
-            let k = AeadKey::new(&key).unwrap();
+            let k = if zeroizing {
+                AeadKey::new_zeroizing(&key).unwrap()
+            } else {
+                AeadKey::new(&key).unwrap()
+            };
             let iv = [7u8; 12];
             let mut buf = b"attack at dawn, bring snacks".to_vec();
             let tag = k.seal_in_place(&iv, b"aad", &mut buf).unwrap();

@@ -253,6 +253,131 @@ impl HeaderBody {
     }
 }
 
+/// Finds where a header body ends by walking its length fields.
+///
+/// Resumable: each call continues where the last one stopped, so feeding a header in any
+/// number of pieces costs time linear in its length (re-parsing from the start at every
+/// new byte would cost its square). It checks the version, the EDK count limit and the
+/// `max_len` cap as soon as it reaches them; everything else is left to
+/// [`HeaderBody::parse`], run once on the whole header.
+#[derive(Debug, Clone, Default)]
+pub struct HeaderScanner {
+    pos: usize,
+    stage: ScanStage,
+    tail_len: usize,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum ScanStage {
+    #[default]
+    Version,
+    Prefix,
+    AadLength,
+    EdkCount,
+    EdkFields(u32),
+    Tail(usize),
+}
+
+impl HeaderScanner {
+    /// A scanner at the start of a header.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Scans `buf` (the header so far, from its first byte). Returns the header body's
+    /// length once it is known and `buf` holds all of it, [`ParseError::Incomplete`] with
+    /// the total length needed for the next step otherwise.
+    pub fn scan(
+        &mut self,
+        buf: &[u8],
+        max_edks: Option<usize>,
+        max_len: usize,
+    ) -> Result<usize, ParseError> {
+        loop {
+            if self.pos > max_len {
+                return Err(LimitError::HeaderTooLong { max: max_len }.into());
+            }
+            match self.stage {
+                ScanStage::Version => {
+                    let (prefix, tail) = match buf.first() {
+                        None => return Err(ParseError::Incomplete { needed: 1 }),
+                        // version, type, suite, 16-byte message ID | reserved, IV length,
+                        // content type, frame length
+                        Some(1) => (1 + 1 + 2 + 16, 1 + 4 + 1 + 4),
+                        // version, suite, 32-byte message ID | content type, frame length,
+                        // 32-byte suite data
+                        Some(2) => (1 + 2 + 32, 1 + 4 + 32),
+                        // Any other first byte: the full parser names the error.
+                        Some(_) => {
+                            HeaderBody::parse(buf, max_edks)?;
+                            return Err(
+                                Error::Unreachable("header parsed after a bad version").into()
+                            );
+                        }
+                    };
+                    self.pos = prefix;
+                    self.tail_len = tail;
+                    self.stage = ScanStage::Prefix;
+                }
+                ScanStage::Prefix => {
+                    // The fixed fields before the context (type, suite, message ID) are
+                    // checked as soon as they are here, before any length is trusted.
+                    let Some(prefix) = buf.get(..self.pos) else {
+                        return Err(ParseError::Incomplete { needed: self.pos });
+                    };
+                    if let Err(ParseError::Invalid(e)) = HeaderBody::parse(prefix, max_edks) {
+                        return Err(ParseError::Invalid(e));
+                    }
+                    self.stage = ScanStage::AadLength;
+                }
+                ScanStage::AadLength => {
+                    let n = self.u16_at(buf)?;
+                    self.pos += 2 + usize::from(n);
+                    self.stage = ScanStage::EdkCount;
+                }
+                ScanStage::EdkCount => {
+                    let count = usize::from(self.u16_at(buf)?);
+                    if count == 0 {
+                        return Err(FormatError::NoEncryptedDataKeys.into());
+                    }
+                    if let Some(max) = max_edks {
+                        if count > max {
+                            return Err(LimitError::TooManyEncryptedDataKeys { count, max }.into());
+                        }
+                    }
+                    self.pos += 2;
+                    self.stage = ScanStage::EdkFields(3 * count as u32);
+                }
+                ScanStage::EdkFields(0) => {
+                    self.pos += self.tail_len;
+                    self.stage = ScanStage::Tail(self.pos);
+                }
+                ScanStage::EdkFields(left) => {
+                    let n = self.u16_at(buf)?;
+                    self.pos += 2 + usize::from(n);
+                    self.stage = ScanStage::EdkFields(left - 1);
+                }
+                ScanStage::Tail(end) => {
+                    return if buf.len() >= end {
+                        Ok(end)
+                    } else {
+                        Err(ParseError::Incomplete { needed: end })
+                    };
+                }
+            }
+        }
+    }
+
+    fn u16_at(&self, buf: &[u8]) -> Result<u16, ParseError> {
+        match buf.get(self.pos..self.pos + 2) {
+            Some(b) => Ok(u16::from_be_bytes([b[0], b[1]])),
+            None => Err(ParseError::Incomplete {
+                needed: self.pos + 2,
+            }),
+        }
+    }
+}
+
 impl HeaderAuth {
     /// The serialized length for a header version: 28 bytes in v1, 16 in v2.
     pub fn len(version: MessageFormatVersion) -> usize {
@@ -335,6 +460,60 @@ mod tests {
             }
         }
         assert_eq!(HeaderBody::parse(&b, None).unwrap().0, h);
+    }
+
+    #[test]
+    fn scanner_finds_the_length_byte_by_byte() {
+        for suite in [
+            &AlgorithmSuite::AES_128_GCM_IV12_TAG16_NO_KDF,
+            &AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384,
+        ] {
+            let b = sample(suite).serialize().unwrap();
+            let mut scanner = HeaderScanner::new();
+            let mut have = 0;
+            let mut steps = 0;
+            loop {
+                match scanner.scan(&b[..have], None, 1 << 20) {
+                    Ok(n) => {
+                        assert_eq!(n, b.len());
+                        break;
+                    }
+                    Err(ParseError::Incomplete { needed }) => {
+                        assert!(needed > have && needed <= b.len());
+                        have = needed;
+                    }
+                    Err(e) => panic!("{e:?}"),
+                }
+                steps += 1;
+            }
+            // version, fixed prefix, AAD length, EDK count, 3 EDK fields, then the tail.
+            assert_eq!(steps, 8);
+        }
+        let b = sample(&AlgorithmSuite::AES_128_GCM_IV12_TAG16_NO_KDF)
+            .serialize()
+            .unwrap();
+        assert!(matches!(
+            HeaderScanner::new().scan(&b, None, 30),
+            Err(ParseError::Invalid(Error::Limit(
+                LimitError::HeaderTooLong { max: 30 }
+            )))
+        ));
+        assert!(matches!(
+            HeaderScanner::new().scan(&b, Some(0), 1 << 20),
+            Err(ParseError::Invalid(Error::Limit(
+                LimitError::TooManyEncryptedDataKeys { count: 1, max: 0 }
+            )))
+        ));
+        assert!(matches!(
+            HeaderScanner::new().scan(b"Ag", None, 1 << 20),
+            Err(ParseError::Invalid(Error::Format(FormatError::LooksBase64)))
+        ));
+        assert!(matches!(
+            HeaderScanner::new().scan(&[9], None, 1 << 20),
+            Err(ParseError::Invalid(Error::Format(
+                FormatError::UnknownVersion(9)
+            )))
+        ));
     }
 
     #[test]

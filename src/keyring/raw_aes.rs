@@ -89,7 +89,7 @@ impl RawAesKeyring {
         Ok(RawAesKeyring {
             namespace: namespace.to_owned(),
             name: name.to_owned(),
-            key: AeadKey::new(key.expose_secret())?,
+            key: AeadKey::new_zeroizing(key.expose_secret())?,
         })
     }
 

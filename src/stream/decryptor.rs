@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use zeroize::Zeroize;
 
-use super::{drain, Progress};
+use super::{drain, extend_zeroizing, Progress};
 use crate::cmm::{CryptoMaterialsManager, DecryptMaterialsRequest};
 use crate::crypto::aead::AeadKey;
 use crate::crypto::kdf;
@@ -21,7 +21,7 @@ use crate::format::body::{
     BodyAad, BodyAadContent, FrameHeader, NonFramedHeader, MAX_NON_FRAMED_LENGTH,
 };
 use crate::format::context::EncryptionContext;
-use crate::format::header::{ContentType, HeaderAuth, HeaderBody, TAG_LEN};
+use crate::format::header::{ContentType, HeaderAuth, HeaderBody, HeaderScanner, TAG_LEN};
 use crate::format::suite::CommitmentPolicy;
 use crate::format::ParseError;
 
@@ -106,6 +106,7 @@ pub struct Decryptor {
     /// Bytes `buf` must hold before the next step.
     need: usize,
     header: Option<HeaderBody>,
+    scanner: HeaderScanner,
     header_len: usize,
     authenticated: bool,
     /// The whole authenticated context: stored pairs and required-only pairs.
@@ -147,6 +148,7 @@ impl Decryptor {
             buf: Vec::new(),
             need: 1,
             header: None,
+            scanner: HeaderScanner::new(),
             header_len: 0,
             authenticated: false,
             full_context: None,
@@ -304,7 +306,7 @@ impl Decryptor {
                 }
                 let have = self.buf.len();
                 let take = self.need.saturating_sub(have).min(input.len());
-                self.buf.extend_from_slice(&input[..take]);
+                extend_zeroizing(&mut self.buf, &input[..take], self.need);
                 if self.buf.len() == self.need {
                     self.advance()?;
                 }
@@ -313,44 +315,46 @@ impl Decryptor {
         }
     }
 
-    /// The header's length is not known in advance: gather what is there (up to the
-    /// limit), try to parse, and give back the bytes beyond the header.
+    /// The header's length is not known in advance: a resumable scan of its length
+    /// fields says how many bytes to gather next, so exactly the header is consumed and
+    /// the work stays linear in its length however the input is split.
     fn gather_header(&mut self, input: &[u8]) -> Result<usize> {
-        if input.is_empty() {
-            if self.input_ended {
-                return Err(FormatError::Truncated.into());
-            }
-            return Ok(0);
-        }
         let max = self.options.max_header_length;
-        let room = (max + 1).saturating_sub(self.buf.len());
-        let take = input.len().min(room);
-        self.buf.extend_from_slice(&input[..take]);
-        if self.buf.len() < self.need {
-            return Ok(take);
-        }
-        match HeaderBody::parse(&self.buf, self.options.max_encrypted_data_keys) {
-            Ok((header, len)) => {
-                if len > max {
-                    return Err(LimitError::HeaderTooLong { max }.into());
+        let max_edks = self.options.max_encrypted_data_keys;
+        let mut used = 0;
+        loop {
+            let target = match self.scanner.scan(&self.buf, max_edks, max) {
+                Ok(len) => {
+                    let (header, parsed) = match HeaderBody::parse(&self.buf, max_edks) {
+                        Ok(h) => h,
+                        Err(ParseError::Invalid(e)) => return Err(e),
+                        Err(ParseError::Incomplete { .. }) => {
+                            return Err(Error::Unreachable("header scan and parse disagree"))
+                        }
+                    };
+                    if parsed != len {
+                        return Err(Error::Unreachable("header scan and parse disagree"));
+                    }
+                    self.header_len = len;
+                    self.check_header(&header)?;
+                    self.need = len + HeaderAuth::len(header.version());
+                    self.header = Some(header);
+                    self.state = State::HeaderAuth;
+                    return Ok(used);
                 }
-                let extra = self.buf.len() - len;
-                self.buf.truncate(len);
-                self.header_len = len;
-                self.check_header(&header)?;
-                self.need = len + HeaderAuth::len(header.version());
-                self.header = Some(header);
-                self.state = State::HeaderAuth;
-                Ok(take - extra)
-            }
-            Err(ParseError::Incomplete { needed }) => {
-                if needed > max || self.buf.len() > max {
-                    return Err(LimitError::HeaderTooLong { max }.into());
+                Err(ParseError::Incomplete { needed }) => needed,
+                Err(ParseError::Invalid(e)) => return Err(e),
+            };
+            let rest = &input[used..];
+            if rest.is_empty() {
+                if self.input_ended && used == 0 {
+                    return Err(FormatError::Truncated.into());
                 }
-                self.need = needed;
-                Ok(take)
+                return Ok(used);
             }
-            Err(ParseError::Invalid(e)) => Err(e),
+            let take = target.saturating_sub(self.buf.len()).min(rest.len());
+            extend_zeroizing(&mut self.buf, &rest[..take], 0);
+            used += take;
         }
     }
 

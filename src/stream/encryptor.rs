@@ -4,6 +4,7 @@
 
 use zeroize::Zeroize;
 
+use super::extend_zeroizing;
 use super::{drain, Progress};
 use crate::cmm::{CryptoMaterialsManager, EncryptionMaterialsRequest};
 use crate::crypto::aead::AeadKey;
@@ -12,7 +13,7 @@ use crate::crypto::sig::Signer;
 use crate::error::{Error, LimitError, PolicyError, Result};
 use crate::format::body::{BodyAad, BodyAadContent, FrameHeader};
 use crate::format::context::{EncryptionContext, RESERVED_PREFIX};
-use crate::format::header::{ContentType, HeaderAuth, HeaderBody, IV_LEN};
+use crate::format::header::{ContentType, HeaderAuth, HeaderBody, IV_LEN, TAG_LEN};
 use crate::format::suite::{AlgorithmSuite, CommitmentPolicy};
 
 /// The default frame length. Spec: client-apis/encrypt.md "Frame Length": default 4096.
@@ -241,6 +242,10 @@ impl Encryptor {
     /// Encrypts from `input` into `output`. Consumes input only as fast as output drains,
     /// so memory stays bounded by the frame length.
     pub fn process(&mut self, input: &[u8], output: &mut [u8]) -> Result<Progress> {
+        if self.input_ended && !input.is_empty() {
+            // Refused before anything is written, so no output is lost.
+            return Err(Error::InvalidState("plaintext given after end_input"));
+        }
         let mut p = Progress::default();
         loop {
             let n = drain(self.pending(), &mut output[p.produced..]);
@@ -304,13 +309,13 @@ impl Encryptor {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
+        if self.input_ended && !input.is_empty() {
+            return Err(Error::InvalidState("plaintext given after end_input"));
+        }
         if !self.pending().is_empty() || self.state != State::Body {
             return Ok(0);
         }
         if self.input_ended {
-            if !input.is_empty() {
-                return Err(Error::InvalidState("plaintext given after end_input"));
-            }
             let r = self.seal_final();
             return self.fail_on_err(r).map(|_| 0);
         }
@@ -331,7 +336,11 @@ impl Encryptor {
                 return self.fail_on_err(Err(e)).map(|_| 0);
             }
         }
-        self.buf.extend_from_slice(&input[..take]);
+        extend_zeroizing(
+            &mut self.buf,
+            &input[..take],
+            PREFIX + self.frame_len + TAG_LEN,
+        );
         Ok(take)
     }
 
@@ -371,7 +380,7 @@ impl Encryptor {
         let tag = self
             .key
             .seal_in_place(&iv, aad.as_bytes(), &mut self.buf[PREFIX..])?;
-        self.buf.extend_from_slice(&tag);
+        extend_zeroizing(&mut self.buf, &tag, 0);
         if let Some(s) = self.signer.as_mut() {
             s.update(&self.buf[start..]);
         }
@@ -403,7 +412,7 @@ impl Encryptor {
         let tag = self
             .key
             .seal_in_place(&iv, aad.as_bytes(), &mut self.buf[PREFIX..])?;
-        self.buf.extend_from_slice(&tag);
+        extend_zeroizing(&mut self.buf, &tag, 0);
         if let Some(mut s) = self.signer.take() {
             s.update(&self.buf);
             let sig = s.sign()?;
