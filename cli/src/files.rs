@@ -12,6 +12,35 @@ use std::path::{Path, PathBuf};
 
 use tempfile::NamedTempFile;
 
+/// The temporary output file of this process, removed by the signal handler if the
+/// process is interrupted before the output is committed.
+static PENDING_TEMP: std::sync::Mutex<Option<PathBuf>> = std::sync::Mutex::new(None);
+
+fn set_pending_temp(path: Option<PathBuf>) {
+    if let Ok(mut slot) = PENDING_TEMP.lock() {
+        *slot = path;
+    }
+}
+
+/// On SIGINT, SIGTERM or SIGHUP: delete the uncommitted temporary output (so an
+/// interrupted decryption leaves no plaintext behind) and exit with 128 + the signal.
+pub fn clean_up_on_signals() {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
+        return;
+    };
+    std::thread::spawn(move || {
+        if let Some(sig) = signals.forever().next() {
+            if let Ok(slot) = PENDING_TEMP.lock() {
+                if let Some(path) = slot.as_ref() {
+                    let _ = std::fs::remove_file(path);
+                }
+            }
+            std::process::exit(128 + sig);
+        }
+    });
+}
+
 use crate::error::CliError;
 
 /// Whether a path argument means a standard stream.
@@ -162,6 +191,7 @@ impl Output {
                     dir.display()
                 ))
             })?;
+        set_pending_temp(Some(temp.path().to_owned()));
         Ok(Output::File {
             temp,
             dest: path.to_owned(),
@@ -178,6 +208,7 @@ impl Output {
                 .flush()
                 .map_err(|e| CliError::Failed(format!("writing the output: {e}"))),
             Output::File { mut temp, dest } => {
+                set_pending_temp(None);
                 let write_err =
                     |e: io::Error| CliError::Failed(format!("writing {}: {e}", dest.display()));
                 temp.flush().map_err(write_err)?;

@@ -34,6 +34,7 @@ pub const BUFFER_SIZE: usize = 64 * 1024;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    files::clean_up_on_signals();
     let (name, result) = match cli.command {
         Command::Encrypt(a) => ("encrypt", encrypt::run(a)),
         Command::Decrypt(a) => ("decrypt", decrypt::run(a)),
