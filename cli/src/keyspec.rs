@@ -578,7 +578,7 @@ fn length_hint(bytes: &[u8]) -> &'static str {
 }
 
 fn decode_hex(text: &str) -> Option<Zeroizing<Vec<u8>>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     let digits = text.as_bytes();
