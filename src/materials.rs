@@ -12,6 +12,23 @@ use crate::format::context::EncryptionContext;
 use crate::format::header::EncryptedDataKey;
 use crate::format::suite::AlgorithmSuite;
 
+/// Spec: framework/structures.md: a data key is set once, and its length MUST equal the
+/// suite's KDF input length.
+fn put_data_key(slot: &mut Option<DataKey>, suite: &AlgorithmSuite, key: DataKey) -> Result<()> {
+    if slot.is_some() {
+        return Err(Error::InvalidState("the materials already hold a data key"));
+    }
+    if key.len() != suite.key_len() {
+        return Err(Error::InvalidArgument(format!(
+            "data key of {} bytes, the suite needs {}",
+            key.len(),
+            suite.key_len()
+        )));
+    }
+    *slot = Some(key);
+    Ok(())
+}
+
 /// Materials for encrypting one message.
 #[derive(Debug)]
 pub struct EncryptionMaterials {
@@ -63,18 +80,7 @@ impl EncryptionMaterials {
 
     /// Sets the data key. Fails if one is set already or if its length is not the suite's.
     pub fn set_data_key(&mut self, key: DataKey) -> Result<()> {
-        if self.data_key.is_some() {
-            return Err(Error::InvalidState("the materials already hold a data key"));
-        }
-        if key.len() != self.suite.key_len() {
-            return Err(Error::InvalidArgument(format!(
-                "data key of {} bytes, the suite needs {}",
-                key.len(),
-                self.suite.key_len()
-            )));
-        }
-        self.data_key = Some(key);
-        Ok(())
+        put_data_key(&mut self.data_key, self.suite, key)
     }
 
     /// The encrypted data keys so far.
@@ -159,18 +165,7 @@ impl DecryptionMaterials {
 
     /// Sets the data key. Fails if one is set already or if its length is not the suite's.
     pub fn set_data_key(&mut self, key: DataKey) -> Result<()> {
-        if self.data_key.is_some() {
-            return Err(Error::InvalidState("the materials already hold a data key"));
-        }
-        if key.len() != self.suite.key_len() {
-            return Err(Error::InvalidArgument(format!(
-                "data key of {} bytes, the suite needs {}",
-                key.len(),
-                self.suite.key_len()
-            )));
-        }
-        self.data_key = Some(key);
-        Ok(())
+        put_data_key(&mut self.data_key, self.suite, key)
     }
 
     /// A copy without the data key, for handing the same input to several keyrings.
