@@ -31,27 +31,36 @@ fn raw(ns: &str, name: &str, key: Vec<u8>) -> Arc<dyn Keyring> {
     Arc::new(RawAesKeyring::new(ns, name, WrappingKey::new(key).unwrap()).unwrap())
 }
 
-/// One keyring for every seed: the generated messages, the raw-AES test vectors of the
-/// Dafny and .NET sets, and the C SDK's raw-AES commitment message.
+/// The raw AES wrapping keys of the seeds, generator first: (namespace, name, key). The
+/// generated messages use the first; the others are the raw-AES test vectors of the Dafny
+/// and .NET sets and the C SDK's raw-AES commitment message.
+pub fn wrapping_keys() -> Vec<(&'static str, &'static str, Vec<u8>)> {
+    vec![
+        ("forge", "k", SEED_KEY.to_vec()),
+        ("aws-raw-vectors-persistant", "aes-256", vector_key(32)),
+        (
+            "aws-raw-vectors-persistent-aes-256",
+            "aes-256",
+            vector_key(32),
+        ),
+        (
+            "aws-raw-vectors-persistent-aes-128",
+            "aes-128",
+            vector_key(16),
+        ),
+        ("ProviderName", "KeyId", vec![0; 32]),
+    ]
+}
+
+/// One keyring for every seed: a multi-keyring over [`wrapping_keys`].
 pub fn keyring() -> Arc<dyn Keyring> {
     static K: OnceLock<Arc<dyn Keyring>> = OnceLock::new();
     K.get_or_init(|| {
-        let children = vec![
-            raw("aws-raw-vectors-persistant", "aes-256", vector_key(32)),
-            raw(
-                "aws-raw-vectors-persistent-aes-256",
-                "aes-256",
-                vector_key(32),
-            ),
-            raw(
-                "aws-raw-vectors-persistent-aes-128",
-                "aes-128",
-                vector_key(16),
-            ),
-            raw("ProviderName", "KeyId", vec![0; 32]),
-        ];
-        let generator = raw("forge", "k", SEED_KEY.to_vec());
-        Arc::new(MultiKeyring::new(Some(generator), children).unwrap())
+        let mut keys = wrapping_keys()
+            .into_iter()
+            .map(|(ns, name, key)| raw(ns, name, key));
+        let generator = keys.next();
+        Arc::new(MultiKeyring::new(generator, keys.collect()).unwrap())
     })
     .clone()
 }
