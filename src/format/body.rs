@@ -5,7 +5,7 @@
 
 use super::header::IV_LEN;
 use super::{ParseError, Reader};
-use crate::error::FormatError;
+use crate::error::{Error, FormatError};
 
 /// The first four bytes of a final frame ("Sequence Number End").
 /// Spec: message-body.md "Final Frame".
@@ -56,17 +56,21 @@ impl BodyAad {
             &seq.to_be_bytes(),
             &length.to_be_bytes(),
         ] {
-            // message_id is at most 32 bytes, so the parts fit 80 bytes.
-            let end = (len + part.len()).min(buf.len());
-            buf[len..end].copy_from_slice(&part[..end - len]);
-            len = end;
+            // message_id is at most 32 bytes, so the parts fit 80 bytes (a longer ID, which
+            // no parsed or generated header has, would be cut, never overflow).
+            let dst = buf.get_mut(len..).unwrap_or_default();
+            let n = part.len().min(dst.len());
+            if let (Some(d), Some(s)) = (dst.get_mut(..n), part.get(..n)) {
+                d.copy_from_slice(s);
+            }
+            len = len.saturating_add(n);
         }
         BodyAad { buf, len }
     }
 
     /// The AAD bytes.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
+        self.buf.get(..self.len).unwrap_or(&self.buf)
     }
 }
 
@@ -133,21 +137,27 @@ impl FrameHeader {
     }
 
     /// Writes the frame header into `out` (exactly [`Self::REGULAR_LEN`] or
-    /// [`Self::FINAL_LEN`] bytes).
-    pub fn write(&self, out: &mut [u8]) {
-        let mut pos = 0;
-        let mut put = |bytes: &[u8]| {
-            out[pos..pos + bytes.len()].copy_from_slice(bytes);
-            pos += bytes.len();
+    /// [`Self::FINAL_LEN`] bytes). A shorter `out` is a caller bug, reported as
+    /// [`Error::Unreachable`].
+    pub fn write(&self, out: &mut [u8]) -> Result<(), Error> {
+        let mut rest = out;
+        let mut put = |bytes: &[u8]| -> Result<(), Error> {
+            let (dst, tail) = std::mem::take(&mut rest)
+                .split_at_mut_checked(bytes.len())
+                .ok_or(Error::Unreachable("frame header buffer too short"))?;
+            dst.copy_from_slice(bytes);
+            rest = tail;
+            Ok(())
         };
         if self.is_final {
-            put(&FINAL_FRAME_MARKER.to_be_bytes());
+            put(&FINAL_FRAME_MARKER.to_be_bytes())?;
         }
-        put(&self.sequence_number.to_be_bytes());
-        put(&self.iv);
+        put(&self.sequence_number.to_be_bytes())?;
+        put(&self.iv)?;
         if self.is_final {
-            put(&self.content_length.to_be_bytes());
+            put(&self.content_length.to_be_bytes())?;
         }
+        Ok(())
     }
 }
 
@@ -174,6 +184,13 @@ impl NonFramedHeader {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::cast_possible_truncation
+)]
 mod tests {
     use super::*;
 
@@ -198,7 +215,7 @@ mod tests {
             content_length: 10,
         };
         let mut b = [0u8; FrameHeader::FINAL_LEN];
-        f.write(&mut b);
+        f.write(&mut b).unwrap();
         assert_eq!(&b[..8], &[0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 7]);
         assert_eq!(
             FrameHeader::parse(&b, 10).unwrap(),
@@ -220,7 +237,7 @@ mod tests {
             content_length: 4096,
         };
         let mut b = [0u8; FrameHeader::REGULAR_LEN];
-        r.write(&mut b);
+        r.write(&mut b).unwrap();
         assert_eq!(b, [0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
         assert_eq!(FrameHeader::parse(&b, 4096).unwrap(), (r, 16));
         assert!(matches!(

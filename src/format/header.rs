@@ -132,6 +132,8 @@ impl HeaderBody {
         match version {
             MessageFormatVersion::V1 => {
                 out.extend_from_slice(&[0, 0, 0, 0]);
+                // IV_LEN is 12, a constant that fits its one-byte field.
+                #[allow(clippy::cast_possible_truncation)]
                 out.push(IV_LEN as u8);
                 out.extend_from_slice(&self.frame_length.to_be_bytes());
             }
@@ -332,11 +334,13 @@ impl HeaderScanner {
                 }
                 ScanStage::AadLength => {
                     let n = self.u16_at(buf)?;
-                    self.pos += 2 + usize::from(n);
+                    self.advance(2)?;
+                    self.advance(usize::from(n))?;
                     self.stage = ScanStage::EdkCount;
                 }
                 ScanStage::EdkCount => {
-                    let count = usize::from(self.u16_at(buf)?);
+                    let count16 = self.u16_at(buf)?;
+                    let count = usize::from(count16);
                     if count == 0 {
                         return Err(FormatError::NoEncryptedDataKeys.into());
                     }
@@ -345,17 +349,19 @@ impl HeaderScanner {
                             return Err(LimitError::TooManyEncryptedDataKeys { count, max }.into());
                         }
                     }
-                    self.pos += 2;
-                    self.stage = ScanStage::EdkFields(3 * count as u32);
+                    self.advance(2)?;
+                    // Three length-prefixed fields per data key; 3 * u16::MAX fits a u32.
+                    self.stage = ScanStage::EdkFields(u32::from(count16).saturating_mul(3));
                 }
                 ScanStage::EdkFields(0) => {
-                    self.pos += self.tail_len;
+                    self.advance(self.tail_len)?;
                     self.stage = ScanStage::Tail(self.pos);
                 }
                 ScanStage::EdkFields(left) => {
                     let n = self.u16_at(buf)?;
-                    self.pos += 2 + usize::from(n);
-                    self.stage = ScanStage::EdkFields(left - 1);
+                    self.advance(2)?;
+                    self.advance(usize::from(n))?;
+                    self.stage = ScanStage::EdkFields(left.saturating_sub(1));
                 }
                 ScanStage::Tail(end) => {
                     return if buf.len() >= end {
@@ -368,12 +374,23 @@ impl HeaderScanner {
         }
     }
 
+    /// Moves past `n` bytes. The header length limit is checked at every step of
+    /// [`Self::scan`], so `pos` stays far below `usize::MAX`; overflow is still an error.
+    fn advance(&mut self, n: usize) -> Result<(), ParseError> {
+        self.pos = self
+            .pos
+            .checked_add(n)
+            .ok_or(ParseError::Invalid(Error::Unreachable(
+                "header length overflow",
+            )))?;
+        Ok(())
+    }
+
     fn u16_at(&self, buf: &[u8]) -> Result<u16, ParseError> {
-        match buf.get(self.pos..self.pos + 2) {
-            Some(b) => Ok(u16::from_be_bytes([b[0], b[1]])),
-            None => Err(ParseError::Incomplete {
-                needed: self.pos + 2,
-            }),
+        let needed = self.pos.saturating_add(2);
+        match buf.get(self.pos..needed) {
+            Some(&[a, b]) => Ok(u16::from_be_bytes([a, b])),
+            _ => Err(ParseError::Incomplete { needed }),
         }
     }
 }
@@ -408,6 +425,13 @@ impl HeaderAuth {
 }
 
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::cast_possible_truncation
+)]
 mod tests {
     use super::*;
 

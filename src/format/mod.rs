@@ -8,6 +8,18 @@
 //! Spec: `data-format/message-header.md`, `data-format/message-body.md`,
 //! `data-format/message-footer.md`, `framework/structures.md`.
 
+// No panic on any input: code here handles bytes from the wire (and, in stream/,
+// caller buffers): no unwrap/expect, no indexing or slicing that can panic, no arithmetic
+// that can overflow, no truncating casts. Tests opt out where they need to.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::cast_possible_truncation
+)]
+
 pub mod body;
 pub mod context;
 pub mod header;

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use zeroize::Zeroize;
 
-use super::{drain, extend_zeroizing, Progress};
+use super::{add, at, at_mut, drain, extend_zeroizing, Progress};
 use crate::cmm::{CryptoMaterialsManager, DecryptMaterialsRequest};
 use crate::crypto::aead::AeadKey;
 use crate::crypto::kdf;
@@ -205,7 +205,10 @@ impl Decryptor {
         let mut p = Progress::default();
         let r = self.process_inner(input, output, &mut p);
         if let Err(e) = r {
-            output[..p.produced].zeroize();
+            match output.get_mut(..p.produced) {
+                Some(written) => written.zeroize(),
+                None => output.zeroize(),
+            }
             return Err(e);
         }
         Ok(p)
@@ -213,16 +216,16 @@ impl Decryptor {
 
     fn process_inner(&mut self, input: &[u8], output: &mut [u8], p: &mut Progress) -> Result<()> {
         loop {
-            let n = drain(self.pending(), &mut output[p.produced..]);
+            let n = drain(self.pending(), at_mut(output, p.produced..)?);
             if n > 0 {
                 self.consume(n);
-                p.produced += n;
+                p.produced = add(p.produced, n)?;
             }
             if !self.pending().is_empty() {
                 return Ok(());
             }
-            let used = self.push(&input[p.consumed..])?;
-            p.consumed += used;
+            let used = self.push(at(input, p.consumed..)?)?;
+            p.consumed = add(p.consumed, used)?;
             if used == 0 && self.pending().is_empty() {
                 return Ok(());
             }
@@ -242,7 +245,7 @@ impl Decryptor {
         if n == 0 {
             return;
         }
-        self.out_start = (self.out_start + n).min(self.out_end);
+        self.out_start = self.out_start.saturating_add(n).min(self.out_end);
         if self.out_start == self.out_end {
             self.out_start = 0;
             self.out_end = 0;
@@ -306,7 +309,7 @@ impl Decryptor {
                 }
                 let have = self.buf.len();
                 let take = self.need.saturating_sub(have).min(input.len());
-                extend_zeroizing(&mut self.buf, &input[..take], self.need);
+                extend_zeroizing(&mut self.buf, at(input, ..take)?, self.need);
                 if self.buf.len() == self.need {
                     self.advance()?;
                 }
@@ -337,7 +340,7 @@ impl Decryptor {
                     }
                     self.header_len = len;
                     self.check_header(&header)?;
-                    self.need = len + HeaderAuth::len(header.version());
+                    self.need = add(len, HeaderAuth::len(header.version()))?;
                     self.header = Some(header);
                     self.state = State::HeaderAuth;
                     return Ok(used);
@@ -345,7 +348,7 @@ impl Decryptor {
                 Err(ParseError::Incomplete { needed }) => needed,
                 Err(ParseError::Invalid(e)) => return Err(e),
             };
-            let rest = &input[used..];
+            let rest = at(input, used..)?;
             if rest.is_empty() {
                 if self.input_ended && used == 0 {
                     return Err(FormatError::Truncated.into());
@@ -353,8 +356,8 @@ impl Decryptor {
                 return Ok(used);
             }
             let take = target.saturating_sub(self.buf.len()).min(rest.len());
-            extend_zeroizing(&mut self.buf, &rest[..take], 0);
-            used += take;
+            extend_zeroizing(&mut self.buf, at(rest, ..take)?, 0);
+            used = add(used, take)?;
         }
     }
 
@@ -419,7 +422,7 @@ impl Decryptor {
             .header
             .as_ref()
             .ok_or(Error::Unreachable("no header"))?;
-        let auth = match HeaderAuth::parse(&self.buf[self.header_len..], header.version()) {
+        let auth = match HeaderAuth::parse(at(&self.buf, self.header_len..)?, header.version()) {
             Ok(a) => a,
             Err(_) => return Err(Error::Unreachable("header auth shorter than its need")),
         };
@@ -451,7 +454,7 @@ impl Decryptor {
         let required = materials
             .encryption_context()
             .restricted_to(materials.required_encryption_context_keys());
-        let mut aad = self.buf[..self.header_len].to_vec();
+        let mut aad = at(&self.buf, ..self.header_len)?.to_vec();
         aad.extend_from_slice(&required.serialize()?);
         let mut tag = auth.tag;
         keys.content_key.open_in_place(&auth.iv, &aad, &mut tag)?;
@@ -520,7 +523,14 @@ impl Decryptor {
                         }
                         let content = usize::try_from(f.content_length)
                             .map_err(|_| Error::Unreachable("u32 does not fit usize"))?;
-                        self.need = len + content + TAG_LEN;
+                        // At most 2^32 - 1 + 56 on a 64-bit target; on a 32-bit one the
+                        // sum can overflow, and such a frame could not be held anyway.
+                        self.need = add(len, TAG_LEN)?.checked_add(content).ok_or(
+                            LimitError::FrameTooLong {
+                                length: u64::from(f.content_length),
+                                max: self.options.max_frame_length,
+                            },
+                        )?;
                         self.frame = Some(f);
                     }
                     Err(ParseError::Incomplete { needed }) => self.need = needed,
@@ -552,11 +562,13 @@ impl Decryptor {
         // Deviation (docs/CONFORMANCE.md): decrypt with the IV stored in the frame, as the
         // reference implementations do; the spec derives it from the sequence number, and
         // some published valid messages carry other IVs.
-        let n =
-            keys.content_key
-                .open_in_place(&frame.iv, aad.as_bytes(), &mut self.buf[hdr_len..])?;
+        let n = keys.content_key.open_in_place(
+            &frame.iv,
+            aad.as_bytes(),
+            at_mut(&mut self.buf, hdr_len..)?,
+        )?;
         self.out_start = hdr_len;
-        self.out_end = hdr_len + n;
+        self.out_end = add(hdr_len, n)?;
         self.buf.truncate(self.out_end);
         self.frame = None;
         if frame.is_final {
@@ -591,7 +603,7 @@ impl Decryptor {
                     length: h.content_length,
                     max: usize::MAX as u64,
                 })?;
-            self.need = NonFramedHeader::LEN + content + TAG_LEN;
+            self.need = add(add(NonFramedHeader::LEN, TAG_LEN)?, content)?;
             return Ok(());
         }
         let h = match NonFramedHeader::parse(&self.buf) {
@@ -611,10 +623,10 @@ impl Decryptor {
         let n = keys.content_key.open_in_place(
             &h.iv,
             aad.as_bytes(),
-            &mut self.buf[NonFramedHeader::LEN..],
+            at_mut(&mut self.buf, NonFramedHeader::LEN..)?,
         )?;
         self.out_start = NonFramedHeader::LEN;
-        self.out_end = NonFramedHeader::LEN + n;
+        self.out_end = add(NonFramedHeader::LEN, n)?;
         self.buf.truncate(self.out_end);
         self.finish_body()
     }
@@ -625,7 +637,7 @@ impl Decryptor {
         if self.keys()?.verifier.is_some() {
             // The held plaintext stays in `buf`; the footer is gathered behind it.
             self.state = State::Footer;
-            self.need = self.out_end + 2;
+            self.need = add(self.out_end, 2)?;
         } else {
             self.state = State::Complete;
         }
@@ -635,10 +647,9 @@ impl Decryptor {
     /// Spec: message-footer.md: `u16 signature length || signature`.
     fn advance_footer(&mut self) -> Result<()> {
         let base = self.out_end;
-        let footer = &self.buf[base..];
-        if footer.len() == 2 {
-            let len = usize::from(u16::from_be_bytes([footer[0], footer[1]]));
-            self.need = base + 2 + len;
+        if let &[a, b] = at(&self.buf, base..)? {
+            let len = usize::from(u16::from_be_bytes([a, b]));
+            self.need = add(add(base, 2)?, len)?;
             if len > 0 {
                 return Ok(());
             }
@@ -648,7 +659,7 @@ impl Decryptor {
             .verifier
             .take()
             .ok_or(Error::Unreachable("no verifier"))?;
-        verifier.verify(&self.buf[base + 2..])?;
+        verifier.verify(at(&self.buf, add(base, 2)?..)?)?;
         self.signature_verified = true;
         self.buf.truncate(base);
         self.state = State::Complete;

@@ -5,7 +5,7 @@
 use zeroize::Zeroize;
 
 use super::extend_zeroizing;
-use super::{drain, Progress};
+use super::{at, at_mut, drain, Progress};
 use crate::cmm::{CryptoMaterialsManager, EncryptionMaterialsRequest};
 use crate::crypto::aead::AeadKey;
 use crate::crypto::kdf;
@@ -248,16 +248,19 @@ impl Encryptor {
         }
         let mut p = Progress::default();
         loop {
-            let n = drain(self.pending(), &mut output[p.produced..]);
+            let n = drain(
+                self.pending(),
+                output.get_mut(p.produced..).unwrap_or_default(),
+            );
             if n > 0 {
                 self.consume(n);
-                p.produced += n;
+                p.produced = p.produced.saturating_add(n);
             }
             if !self.pending().is_empty() {
                 return Ok(p);
             }
-            let used = self.push(&input[p.consumed..])?;
-            p.consumed += used;
+            let used = self.push(input.get(p.consumed..).unwrap_or_default())?;
+            p.consumed = p.consumed.saturating_add(used);
             if used == 0 && self.pending().is_empty() {
                 return Ok(p);
             }
@@ -285,7 +288,7 @@ impl Encryptor {
         if n == 0 {
             return;
         }
-        self.out_start = (self.out_start + n).min(self.out_end);
+        self.out_start = self.out_start.saturating_add(n).min(self.out_end);
         if self.out_start == self.out_end {
             self.out_start = 0;
             self.out_end = 0;
@@ -319,7 +322,7 @@ impl Encryptor {
             let r = self.seal_final();
             return self.fail_on_err(r).map(|_| 0);
         }
-        let gathered = self.buf.len() - PREFIX;
+        let gathered = self.buf.len().saturating_sub(PREFIX);
         if gathered == self.frame_len {
             if input.is_empty() {
                 return Ok(0);
@@ -328,7 +331,7 @@ impl Encryptor {
             let r = self.seal_regular();
             return self.fail_on_err(r).map(|_| 0);
         }
-        let take = input.len().min(self.frame_len - gathered);
+        let take = input.len().min(self.frame_len.saturating_sub(gathered));
         self.plaintext_len = self.plaintext_len.saturating_add(take as u64);
         if let Some(max) = self.max_plaintext_length {
             if self.plaintext_len > max {
@@ -338,8 +341,8 @@ impl Encryptor {
         }
         extend_zeroizing(
             &mut self.buf,
-            &input[..take],
-            PREFIX + self.frame_len + TAG_LEN,
+            input.get(..take).unwrap_or_default(),
+            self.frame_len.saturating_add(PREFIX + TAG_LEN),
         );
         Ok(take)
     }
@@ -368,9 +371,10 @@ impl Encryptor {
             is_final: false,
             sequence_number: seq,
             iv,
-            content_length: self.frame_len as u32,
+            content_length: u32::try_from(self.frame_len)
+                .map_err(|_| Error::Unreachable("frame longer than u32"))?,
         }
-        .write(&mut self.buf[start..PREFIX]);
+        .write(at_mut(&mut self.buf, start..PREFIX)?)?;
         let aad = BodyAad::new(
             &self.message_id,
             BodyAadContent::Frame,
@@ -379,12 +383,12 @@ impl Encryptor {
         );
         let tag = self
             .key
-            .seal_in_place(&iv, aad.as_bytes(), &mut self.buf[PREFIX..])?;
+            .seal_in_place(&iv, aad.as_bytes(), at_mut(&mut self.buf, PREFIX..)?)?;
         extend_zeroizing(&mut self.buf, &tag, 0);
         if let Some(s) = self.signer.as_mut() {
-            s.update(&self.buf[start..]);
+            s.update(at(&self.buf, start..)?);
         }
-        self.seq += 1;
+        self.seq = seq.checked_add(1).ok_or(LimitError::TooManyFrames)?;
         self.out_start = start;
         self.out_end = self.buf.len();
         Ok(())
@@ -393,7 +397,7 @@ impl Encryptor {
     /// Spec: message-body.md "Final Frame"; message-footer.md.
     fn seal_final(&mut self) -> Result<()> {
         let seq = self.seq;
-        let content_len = self.buf.len() - PREFIX;
+        let content_len = self.buf.len().saturating_sub(PREFIX);
         let iv = FrameHeader::iv_for(seq);
         FrameHeader {
             is_final: true,
@@ -402,7 +406,7 @@ impl Encryptor {
             content_length: u32::try_from(content_len)
                 .map_err(|_| Error::Unreachable("frame longer than u32"))?,
         }
-        .write(&mut self.buf[..PREFIX]);
+        .write(at_mut(&mut self.buf, ..PREFIX)?)?;
         let aad = BodyAad::new(
             &self.message_id,
             BodyAadContent::FinalFrame,
@@ -411,7 +415,7 @@ impl Encryptor {
         );
         let tag = self
             .key
-            .seal_in_place(&iv, aad.as_bytes(), &mut self.buf[PREFIX..])?;
+            .seal_in_place(&iv, aad.as_bytes(), at_mut(&mut self.buf, PREFIX..)?)?;
         extend_zeroizing(&mut self.buf, &tag, 0);
         if let Some(mut s) = self.signer.take() {
             s.update(&self.buf);

@@ -69,8 +69,11 @@ impl<W: Write> Write for EncryptingWriter<W> {
         let mut used = 0;
         while used < buf.len() {
             self.write_pending()?;
-            let n = self.enc.push(&buf[used..]).map_err(io::Error::from)?;
-            used += n;
+            let n = self
+                .enc
+                .push(buf.get(used..).unwrap_or_default())
+                .map_err(io::Error::from)?;
+            used = used.saturating_add(n);
             if n == 0 && self.enc.pending().is_empty() {
                 return Err(Error::Unreachable("encryptor took no input").into());
             }
@@ -158,11 +161,12 @@ impl<R: Read> Read for DecryptingReader<R> {
             return Ok(0);
         }
         loop {
-            let p = self
-                .dec
-                .process(&self.inbuf[self.in_start..self.in_end], out)
-                .map_err(io::Error::from)?;
-            self.in_start += p.consumed;
+            let input = self
+                .inbuf
+                .get(self.in_start..self.in_end)
+                .ok_or(Error::Unreachable("input window out of range"))?;
+            let p = self.dec.process(input, out).map_err(io::Error::from)?;
+            self.in_start = self.in_start.saturating_add(p.consumed);
             if p.produced > 0 {
                 return Ok(p.produced);
             }

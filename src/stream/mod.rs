@@ -5,6 +5,22 @@
 //! blocking `Read`/`Write`, an async runtime, a C caller's buffers) is a thin layer over
 //! them. [`io`] holds the `std::io` fronts.
 
+// No panic on any input: code here handles bytes from the wire (and, in stream/,
+// caller buffers): no unwrap/expect, no indexing or slicing that can panic, no arithmetic
+// that can overflow, no truncating casts. Tests opt out where they need to.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::cast_possible_truncation
+)]
+
+use std::slice::SliceIndex;
+
+use crate::error::{Error, Result};
+
 mod decryptor;
 mod encryptor;
 pub mod io;
@@ -28,7 +44,7 @@ pub struct Progress {
 /// left behind in freed memory. `cap_hint` (the most the buffer will hold; 0 for unknown)
 /// bounds the doubling.
 pub(crate) fn extend_zeroizing(buf: &mut Vec<u8>, data: &[u8], cap_hint: usize) {
-    let need = buf.len() + data.len();
+    let need = buf.len().saturating_add(data.len());
     if need > buf.capacity() {
         let mut cap = need.max(buf.capacity().saturating_mul(2)).max(64);
         if cap_hint >= need {
@@ -42,9 +58,34 @@ pub(crate) fn extend_zeroizing(buf: &mut Vec<u8>, data: &[u8], cap_hint: usize) 
     buf.extend_from_slice(data);
 }
 
+/// `buf[index]`, or [`Error::Unreachable`] for an index the code believes is always in
+/// bounds (the lints of this module forbid plain indexing).
+pub(crate) fn at<I: SliceIndex<[u8]>>(buf: &[u8], index: I) -> Result<&I::Output> {
+    buf.get(index)
+        .ok_or(Error::Unreachable("buffer index out of bounds"))
+}
+
+/// `&mut buf[index]`, or [`Error::Unreachable`] as for [`at`].
+pub(crate) fn at_mut<I: SliceIndex<[u8]>>(buf: &mut [u8], index: I) -> Result<&mut I::Output> {
+    buf.get_mut(index)
+        .ok_or(Error::Unreachable("buffer index out of bounds"))
+}
+
+/// `a + b` for lengths of buffers in memory, where overflow cannot happen; still an
+/// [`Error::Unreachable`] rather than a wrap.
+pub(crate) fn add(a: usize, b: usize) -> Result<usize> {
+    a.checked_add(b)
+        .ok_or(Error::Unreachable("length overflow"))
+}
+
 /// Copies pending bytes into `output`; returns how many were copied.
 pub(crate) fn drain(pending: &[u8], output: &mut [u8]) -> usize {
     let n = pending.len().min(output.len());
-    output[..n].copy_from_slice(&pending[..n]);
-    n
+    match (output.get_mut(..n), pending.get(..n)) {
+        (Some(dst), Some(src)) => {
+            dst.copy_from_slice(src);
+            n
+        }
+        _ => 0,
+    }
 }
