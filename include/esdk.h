@@ -124,6 +124,12 @@ typedef uint32_t esdk_commitment_policy;
 typedef uint16_t esdk_algorithm_suite_id;
 
 /**
+ * An RSA padding scheme of the raw RSA keyring (spec `framework/raw-rsa-keyring.md`
+ * "Supported Padding Schemes"). The numbers are fixed.
+ */
+typedef uint32_t esdk_rsa_padding;
+
+/**
  * A custom keyring's `on_encrypt` callback (see `esdk_custom_keyring_vtable`).
  */
 typedef esdk_result (*esdk_on_encrypt_fn)(void *user_data,
@@ -300,6 +306,31 @@ typedef struct esdk_encrypted_data_key {
  * 0x0578: AES-256-GCM, HKDF-SHA512, key commitment, ECDSA P-384 signature. The default.
  */
 #define ESDK_ALGORITHM_SUITE_AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384 1400
+
+/**
+ * RSAES-PKCS1-v1_5. Kept for compatibility with old messages; prefer OAEP.
+ */
+#define ESDK_RSA_PADDING_PKCS1 1
+
+/**
+ * RSAES-OAEP with SHA-1 and MGF1 with SHA-1.
+ */
+#define ESDK_RSA_PADDING_OAEP_SHA1 2
+
+/**
+ * RSAES-OAEP with SHA-256 and MGF1 with SHA-256.
+ */
+#define ESDK_RSA_PADDING_OAEP_SHA256 3
+
+/**
+ * RSAES-OAEP with SHA-384 and MGF1 with SHA-384.
+ */
+#define ESDK_RSA_PADDING_OAEP_SHA384 4
+
+/**
+ * RSAES-OAEP with SHA-512 and MGF1 with SHA-512.
+ */
+#define ESDK_RSA_PADDING_OAEP_SHA512 5
 
 /**
  * Success.
@@ -587,6 +618,34 @@ esdk_result esdk_raw_aes_keyring_new(const char *key_namespace,
                                      const char *key_name,
                                      const uint8_t *wrapping_key,
                                      size_t wrapping_key_len,
+                                     struct esdk_keyring **keyring_out);
+
+/**
+ * Makes a raw RSA keyring (spec `framework/raw-rsa-keyring.md`): it wraps data keys with
+ * RSA under a local key pair, and is byte-compatible with the raw RSA keyrings /
+ * `RawMasterKey` of the other ESDKs.
+ *
+ * `key_namespace` and `key_name` are NUL-terminated UTF-8 strings (the provider ID and
+ * provider info of the encrypted data keys); a namespace starting with `aws-kms` is
+ * refused. `padding` is one of `ESDK_RSA_PADDING_*`. `public_key` (`public_key_len` bytes)
+ * is PEM or DER, SubjectPublicKeyInfo or PKCS#1 `RSAPublicKey`; `private_key`
+ * (`private_key_len` bytes) is PEM or DER, PKCS#8 or PKCS#1 `RSAPrivateKey` (unencrypted).
+ * Either may be NULL (with length 0) but not both: a keyring with only a public key can
+ * encrypt and not decrypt, one with only a private key can decrypt and not encrypt (the
+ * spec forbids deriving the public key). Keys of 2048 to 8192 bits.
+ *
+ * Ownership: the strings and key bytes are copied; the parsed private key is zeroized
+ * when the keyring is destroyed (the caller wipes its own copy). On success
+ * `*keyring_out` receives a new keyring that the caller frees with `esdk_keyring_free`.
+ * Thread safety: any thread.
+ */
+esdk_result esdk_raw_rsa_keyring_new(const char *key_namespace,
+                                     const char *key_name,
+                                     esdk_rsa_padding padding,
+                                     const uint8_t *public_key,
+                                     size_t public_key_len,
+                                     const uint8_t *private_key,
+                                     size_t private_key_len,
                                      struct esdk_keyring **keyring_out);
 
 /**

@@ -253,6 +253,167 @@ static void test_keyrings(void) {
     esdk_keyring_free(NULL);
 }
 
+/* --- raw RSA keyring ----------------------------------------------------------------- */
+
+/* A throwaway 2048-bit key pair (tests/data/rsa/key-a.*), PKCS#8 private and SPKI public. */
+static const char RSA_PRIVATE_PEM[] =
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQDCSjdrj4JjzdeA\n"
+    "LToSFRU6NEwzkgBemqhQ3Dgd9DxR8XyduLfWr0S71wmXcHk4OdjSfrLERmkzUk7j\n"
+    "uQ/smk6IxL9bLH2UO7UhtcCpXZxPeZeuIGva2s94e4eUBpEsOXfyDQUHW0y5gz0l\n"
+    "xDJfae0WiclKr6DGNDKqukqoD8zWlgX4UixaU2eMAqSnkxzvYMxbb8TzT33mhfcb\n"
+    "fsclWIo3WAk9cEHU5EiRytaGOb+6FKP24nwh18bu0bpla06yzb6pHe5E8Nst+Nib\n"
+    "zp71IfF3LhssyVP+xFl16l0C/3hx39NGxD0y1nHFuONlHHdvzYh7JOwAVmTpKqFf\n"
+    "srStsYjVAgMBAAECggEAEiuxP7LCAdYKQc9ZB0BoBhPGjasptC9YLwnNiMWjD5Hb\n"
+    "cv/H18D4F24+1CY9fAvy8orNasxgAeAAh00zR1BOKH3oHJ2OWBr2b4LpVB2wZQFs\n"
+    "9WjMVYFR1oWNEkPD94QfauibUAsSo6X5xcqx4FkOhqVXyU+gJHFUzMFUAqBJqsbe\n"
+    "6qBAj95LLJ/OdgoJ2VsaJL7mvWSG+7sbr8bqbNdoKTT1qQ4pnB85vtY8xzEyi67o\n"
+    "uS/aEBa0SfYUW/Zss9Yn7vrIfgqY7aNwCwscRjwjHrQlpgkQBMm7gIWf8USOY26+\n"
+    "X9d7zdawLJQM2QFuYl6JYA4jS0jQwSJYtym8k/URuQKBgQDi+OP/qs7OBYBD7bk/\n"
+    "5TYwlF4ZSKsW2CeH6Rabl1U3BfFGxSqWmg+bpx3fmRuJSwVgD5LriZ5kbrlBf1SC\n"
+    "WFB1ExC0TiU8njHSzqW4ibpB8GVzFhioHojwdKJZiz0crzf5AD2w56DJqxnxQVCk\n"
+    "VxtMJoaOAQ9FGrWBNNgIIMKj7QKBgQDbI00WWICpURcV4ClpycuRX6Ge9QdFJBrR\n"
+    "L9rX39doLRV8moHugSRPRcp6gWbwmBOfk/Y0WCnU6frzVjiva0EZty9HMMukO2nv\n"
+    "/Uos0FFQqNgTI96EzyY7j/kF98Zh5oyA2/6XLna9TM4P4tDqEPD683UuSsmyTl1T\n"
+    "JL9ukhsriQKBgQC6mrgQxeSa20j2ECdC0fb4f7LRhL4s3O+7PLZ6mzPTNg6FCasX\n"
+    "AHielwnngGB0QvqbXJKFFbLkjWe/4qifNW6IonEUXD8fFEyQLZdwHcPFXJh7wwno\n"
+    "hpo9XxbvGZvXznLtQ/Z0UCsQQpzkjbd4NalatT3g2Bwuy2O4Y7LNE+oSjQKBgBta\n"
+    "CKElYsm/aVY9qG2f1lzKxu2EP+gNXZuGkZYoRkameewXjOgsDlAmseMgi6y0Dp74\n"
+    "ZN6bsnz0x3Hf7StYA8Ql7SzBlmllUQ+3Wa7GQaADsxSQgZGqGWeNzNNF3ekSUa8z\n"
+    "xk8waXmvQHkTImhUvP9Vq+afRxWOWm+qQoqWifWhAoGAOgcnC5BBF2kwRd73tGXn\n"
+    "QdIK2uEgQ/UW899snx5m8BuXIdoKA6h5Up2QWtFFvwjPzpKL6sECkbfpoJj4eStf\n"
+    "oyLyKO2JJBmgwvCgMUa6Duv3MdxadQvvI6bUVkJLENyNpBkyqnwJPeWjj5efFz2l\n"
+    "yKn6DzBAc8IkabrjIqrOw7w=\n"
+    "-----END PRIVATE KEY-----\n";
+static const char RSA_PUBLIC_PEM[] =
+    "-----BEGIN PUBLIC KEY-----\n"
+    "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAwko3a4+CY83XgC06EhUV\n"
+    "OjRMM5IAXpqoUNw4HfQ8UfF8nbi31q9Eu9cJl3B5ODnY0n6yxEZpM1JO47kP7JpO\n"
+    "iMS/Wyx9lDu1IbXAqV2cT3mXriBr2trPeHuHlAaRLDl38g0FB1tMuYM9JcQyX2nt\n"
+    "FonJSq+gxjQyqrpKqA/M1pYF+FIsWlNnjAKkp5Mc72DMW2/E80995oX3G37HJViK\n"
+    "N1gJPXBB1ORIkcrWhjm/uhSj9uJ8IdfG7tG6ZWtOss2+qR3uRPDbLfjYm86e9SHx\n"
+    "dy4bLMlT/sRZdepdAv94cd/TRsQ9MtZxxbjjZRx3b82IeyTsAFZk6SqhX7K0rbGI\n"
+    "1QIDAQAB\n"
+    "-----END PUBLIC KEY-----\n";
+static const char RSA_OTHER_PUBLIC_PEM[] =
+    "-----BEGIN PUBLIC KEY-----\n"
+    "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAqX70ow/tViJtdjKq2PfK\n"
+    "uyZVVe77eXJyWa8YX4fjDZxI0y4emJzSk2DFyscUPULd5wIEapxS3zEIRqioGM/Y\n"
+    "MtaX11IZblg/NGF7J40hsNvFa9m5qp+/VddGkUTgJmW8i3MsX9bNfNhGwS2OA3bM\n"
+    "EdfWOzeC4R8rZxLv17NdFxdTwvHr6MTtqGRnrnvzcEvAo1fmbgdZfLmcfMK+gGZB\n"
+    "m/hmEbbSINLtvlvJhG1J+P3GAINt631zX1PioGnANixymENNOVjx2Pp+SOTmwWSF\n"
+    "rk6iBvZcJxhCF8KfKYZgHD6Qr51XWvVHeGETlxTE/v+iRX2q2mD1oRmphBWfpu73\n"
+    "tQIDAQAB\n"
+    "-----END PUBLIC KEY-----\n";
+
+static esdk_keyring *rsa_keyring(esdk_rsa_padding padding, const char *pub, const char *priv) {
+    esdk_keyring *k = NULL;
+    CHECK_OK(esdk_raw_rsa_keyring_new("rsa-ns", "rsa-key", padding, (const uint8_t *)pub,
+                                      pub ? strlen(pub) : 0, (const uint8_t *)priv,
+                                      priv ? strlen(priv) : 0, &k));
+    return k;
+}
+
+static void test_rsa_keyring(void) {
+    static const esdk_rsa_padding paddings[5] = {
+        ESDK_RSA_PADDING_PKCS1, ESDK_RSA_PADDING_OAEP_SHA1, ESDK_RSA_PADDING_OAEP_SHA256,
+        ESDK_RSA_PADDING_OAEP_SHA384, ESDK_RSA_PADDING_OAEP_SHA512};
+    const uint8_t *pub = (const uint8_t *)RSA_PUBLIC_PEM;
+    const uint8_t *priv = (const uint8_t *)RSA_PRIVATE_PEM;
+    size_t pub_len = strlen(RSA_PUBLIC_PEM), priv_len = strlen(RSA_PRIVATE_PEM);
+    esdk_client_config *c = new_config();
+    const char *text = "wrapped under RSA";
+    size_t pt_len = strlen(text), i;
+    esdk_keyring *k = NULL;
+    unsigned char ct[4096], out[64];
+
+    for (i = 0; i < 5; i++) {
+        esdk_keyring *both = rsa_keyring(paddings[i], RSA_PUBLIC_PEM, RSA_PRIVATE_PEM);
+        esdk_keyring *enc_only = rsa_keyring(paddings[i], RSA_PUBLIC_PEM, NULL);
+        esdk_keyring *dec_only = rsa_keyring(paddings[i], NULL, RSA_PRIVATE_PEM);
+        esdk_keyring *other = rsa_keyring(paddings[i], RSA_OTHER_PUBLIC_PEM, NULL);
+        esdk_keyring *other_padding =
+            rsa_keyring(paddings[(i + 1) % 5], RSA_PUBLIC_PEM, RSA_PRIVATE_PEM);
+        size_t len = 0, out_len = 0, bound = 0;
+
+        /* Both halves: a round trip, and the bound covers the RSA-sized data key. */
+        CHECK_OK(esdk_encrypt_output_bound(c, both, pt_len, &bound));
+        CHECK_OK(esdk_encrypt(c, both, (const uint8_t *)text, pt_len, ct, sizeof ct, &len));
+        CHECK(len <= bound);
+        memset(out, 0xAA, sizeof out);
+        CHECK_OK(esdk_decrypt(c, both, ct, len, out, sizeof out, &out_len));
+        CHECK(out_len == pt_len && memcmp(out, text, pt_len) == 0);
+        /* The private half alone decrypts; the public half alone cannot. */
+        CHECK_OK(esdk_decrypt(c, dec_only, ct, len, out, sizeof out, &out_len));
+        CHECK(out_len == pt_len && memcmp(out, text, pt_len) == 0);
+        memset(out, 0xAA, sizeof out);
+        CHECK_RC(esdk_decrypt(c, enc_only, ct, len, out, sizeof out, &out_len),
+                 ESDK_RESULT_INVALID_ARGUMENT);
+        CHECK(all_bytes(out, sizeof out, 0xAA));
+        /* The public half encrypts; the private half alone cannot. */
+        CHECK_OK(esdk_encrypt(c, enc_only, (const uint8_t *)text, pt_len, ct, sizeof ct, &len));
+        CHECK_OK(esdk_decrypt(c, dec_only, ct, len, out, sizeof out, &out_len));
+        CHECK(out_len == pt_len && memcmp(out, text, pt_len) == 0);
+        CHECK_RC(esdk_encrypt(c, dec_only, (const uint8_t *)text, pt_len, ct, sizeof ct, &len),
+                 ESDK_RESULT_INVALID_ARGUMENT);
+        /* Another key pair under the same name, or another padding: a clean failure that
+         * leaves nothing in the output (PKCS#1 v1.5 fails as a wrong key does, at the
+         * header authentication; OAEP at the unwrap). */
+        CHECK_OK(esdk_encrypt(c, other, (const uint8_t *)text, pt_len, ct, sizeof ct, &len));
+        memset(out, 0xAA, sizeof out);
+        CHECK_RC(esdk_decrypt(c, both, ct, len, out, sizeof out, &out_len),
+                 paddings[i] == ESDK_RSA_PADDING_PKCS1 ? ESDK_RESULT_AUTHENTICATION_FAILED
+                                                       : ESDK_RESULT_DATA_KEY_UNWRAP_FAILED);
+        CHECK(all_bytes(out, sizeof out, 0xAA));
+        CHECK_OK(esdk_encrypt(c, both, (const uint8_t *)text, pt_len, ct, sizeof ct, &len));
+        CHECK_RC(esdk_decrypt(c, other_padding, ct, len, out, sizeof out, &out_len),
+                 paddings[(i + 1) % 5] == ESDK_RSA_PADDING_PKCS1
+                     ? ESDK_RESULT_AUTHENTICATION_FAILED
+                     : ESDK_RESULT_DATA_KEY_UNWRAP_FAILED);
+        CHECK(all_bytes(out, sizeof out, 0xAA));
+        esdk_keyring_free(both);
+        esdk_keyring_free(enc_only);
+        esdk_keyring_free(dec_only);
+        esdk_keyring_free(other);
+        esdk_keyring_free(other_padding);
+    }
+
+    /* Errors: NULL arguments, no key at all, a bad padding, bytes that are not a key. */
+    CHECK_RC(esdk_raw_rsa_keyring_new(NULL, "n", ESDK_RSA_PADDING_OAEP_SHA256, pub, pub_len,
+                                      priv, priv_len, &k),
+             ESDK_RESULT_NULL_PARAMETER);
+    CHECK_RC(esdk_raw_rsa_keyring_new("ns", NULL, ESDK_RSA_PADDING_OAEP_SHA256, pub, pub_len,
+                                      priv, priv_len, &k),
+             ESDK_RESULT_NULL_PARAMETER);
+    CHECK_RC(esdk_raw_rsa_keyring_new("ns", "n", ESDK_RSA_PADDING_OAEP_SHA256, pub, pub_len,
+                                      priv, priv_len, NULL),
+             ESDK_RESULT_NULL_PARAMETER);
+    CHECK_RC(esdk_raw_rsa_keyring_new("ns", "n", ESDK_RSA_PADDING_OAEP_SHA256, NULL, pub_len,
+                                      priv, priv_len, &k),
+             ESDK_RESULT_NULL_PARAMETER);
+    CHECK_RC(esdk_raw_rsa_keyring_new("ns", "n", ESDK_RSA_PADDING_OAEP_SHA256, pub, pub_len,
+                                      NULL, priv_len, &k),
+             ESDK_RESULT_NULL_PARAMETER);
+    CHECK_RC(esdk_raw_rsa_keyring_new("ns", "n", ESDK_RSA_PADDING_OAEP_SHA256, NULL, 0, NULL,
+                                      0, &k),
+             ESDK_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(esdk_raw_rsa_keyring_new("ns", "n", 0, pub, pub_len, priv, priv_len, &k),
+             ESDK_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(esdk_raw_rsa_keyring_new("ns", "n", 6, pub, pub_len, priv, priv_len, &k),
+             ESDK_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(esdk_raw_rsa_keyring_new("ns", "n", ESDK_RSA_PADDING_OAEP_SHA256,
+                                      (const uint8_t *)"not a key", 9, NULL, 0, &k),
+             ESDK_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(esdk_raw_rsa_keyring_new("ns", "n", ESDK_RSA_PADDING_OAEP_SHA256, NULL, 0,
+                                      (const uint8_t *)"-----BEGIN garbage", 18, &k),
+             ESDK_RESULT_INVALID_ARGUMENT);
+    CHECK_RC(esdk_raw_rsa_keyring_new("aws-kms", "n", ESDK_RSA_PADDING_OAEP_SHA256, pub,
+                                      pub_len, NULL, 0, &k),
+             ESDK_RESULT_INVALID_ARGUMENT);
+    CHECK(k == NULL);
+    esdk_client_config_free(c);
+}
+
 /* --- one-shot ------------------------------------------------------------------------ */
 
 /* The bound is exact for raw AES keyrings with 32-byte data keys, never too small. */
@@ -936,6 +1097,7 @@ int main(void) {
     test_last_error_message();
     test_config();
     test_keyrings();
+    test_rsa_keyring();
     test_bound_exact_all_suites();
     test_one_shot();
     test_policies_and_limits();
