@@ -66,10 +66,10 @@ impl CryptoMaterialsManager for DefaultCmm {
             {
                 return Err(PolicyError::ReservedContextKey(PUBLIC_KEY_FIELD.into()).into());
             }
-            let key = SigningKey::generate(alg);
+            let key = SigningKey::generate(alg)?;
             materials
                 .context_mut()
-                .insert(PUBLIC_KEY_FIELD, key.public_key_base64());
+                .insert(PUBLIC_KEY_FIELD, key.public_key_base64()?);
             materials.signing_key = Some(key);
         }
         let materials = self.keyring.on_encrypt(materials)?;

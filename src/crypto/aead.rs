@@ -2,9 +2,12 @@
 
 use std::fmt;
 
+use super::backend::{
+    self,
+    aead::{Aad, LessSafeKey, Nonce, UnboundKey},
+};
 use aes_gcm::aead::consts::U12;
 use aes_gcm::aead::{AeadInPlace, KeyInit};
-use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_128_GCM, AES_256_GCM};
 
 use crate::error::{Error, Result};
 use crate::format::header::{IV_LEN, TAG_LEN};
@@ -13,14 +16,15 @@ type Aes192Gcm = aes_gcm::AesGcm<aes_gcm::aes::Aes192, U12>;
 
 /// An AES-GCM key.
 ///
-/// Per-message content keys use `ring` (fast; AES-192 excepted, which `ring` lacks). `ring`
-/// does not zeroize its key schedule on drop, and that schedule begins with the key itself,
-/// so long-lived wrapping keys use [`AeadKey::new_zeroizing`]: RustCrypto's AES-GCM, whose
-/// key schedule is zeroized on drop.
-// The ring key is the hot path and lives inline; the RustCrypto keys are boxed.
+/// Per-message content keys use the backend ([`super::backend`]: `ring`, or AWS-LC with the
+/// `aws-lc` feature), except AES-192 under `ring`, which lacks it. `ring` does not zeroize
+/// its key schedule on drop, and that schedule begins with the key itself, so long-lived
+/// wrapping keys use [`AeadKey::new_zeroizing`]: RustCrypto's AES-GCM, whose key schedule
+/// is zeroized on drop.
+// The backend key is the hot path and lives inline; the RustCrypto keys are boxed.
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum AeadKey {
-    Ring(LessSafeKey),
+    Backend(LessSafeKey),
     Soft(Box<SoftKey>),
 }
 
@@ -40,18 +44,12 @@ impl fmt::Debug for AeadKey {
 impl AeadKey {
     /// A key of 16, 24 or 32 bytes.
     pub(crate) fn new(key: &[u8]) -> Result<AeadKey> {
-        let ring_key = |alg| {
-            UnboundKey::new(alg, key)
-                .map(|k| AeadKey::Ring(LessSafeKey::new(k)))
-                .map_err(|_| Error::Unreachable("ring refused a key of valid length"))
-        };
-        match key.len() {
-            16 => ring_key(&AES_128_GCM),
-            32 => ring_key(&AES_256_GCM),
-            24 => Self::new_zeroizing(key),
-            n => Err(Error::InvalidArgument(format!(
-                "an AES key must be 16, 24 or 32 bytes, not {n}"
-            ))),
+        match backend::aes_gcm(key.len()) {
+            Some(alg) => UnboundKey::new(alg, key)
+                .map(|k| AeadKey::Backend(LessSafeKey::new(k)))
+                .map_err(|_| Error::Unreachable("the backend refused a key of valid length")),
+            // AES-192 under ring; any other length is refused there.
+            None => Self::new_zeroizing(key),
         }
     }
 
@@ -80,7 +78,7 @@ impl AeadKey {
     ) -> Result<[u8; TAG_LEN]> {
         let mut tag = [0u8; TAG_LEN];
         match self {
-            AeadKey::Ring(k) => {
+            AeadKey::Backend(k) => {
                 let t = k
                     .seal_in_place_separate_tag(
                         Nonce::assume_unique_for_key(*iv),
@@ -116,7 +114,7 @@ impl AeadKey {
             return Err(Error::AuthenticationFailed);
         };
         let ok = match self {
-            AeadKey::Ring(k) => k
+            AeadKey::Backend(k) => k
                 .open_in_place(
                     Nonce::assume_unique_for_key(*iv),
                     Aad::from(aad),

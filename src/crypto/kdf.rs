@@ -3,7 +3,7 @@
 //! Spec: `framework/algorithm-suites.md` "Key Derivation" and "Key Commitment";
 //! `client-apis/encrypt.md` / `decrypt.md` for where they are used.
 
-use ring::hkdf::{self, KeyType, Salt, HKDF_SHA256, HKDF_SHA384, HKDF_SHA512};
+use super::backend::hkdf::{self, KeyType, Salt, HKDF_SHA256, HKDF_SHA384, HKDF_SHA512};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
