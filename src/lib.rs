@@ -42,6 +42,7 @@ pub use error::{Error, FormatError, LimitError, PolicyError, Result};
 pub use format::context::EncryptionContext;
 pub use format::header::{EncryptedDataKey, HeaderBody};
 pub use format::suite::{AlgorithmSuite, CommitmentPolicy};
+pub use keyring::{EcdhCurve, EcdhPrivateKey, EcdhPublicKey, KeyAgreementScheme, RawEcdhKeyring};
 pub use keyring::{Keyring, MultiKeyring, RawAesKeyring, WrappingKey};
 pub use keyring::{RawRsaKeyring, RsaPadding, RsaPrivateKey, RsaPublicKey};
 pub use stream::io::{DecryptingReader, EncryptingWriter};

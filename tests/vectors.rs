@@ -1,5 +1,5 @@
-//! The official ESDK test vectors that need only raw AES and raw RSA keys (or a fixed test
-//! data key) all decrypt to the expected plaintext; the must-fail ones fail with the exact
+//! The official ESDK test vectors that need only raw AES, raw RSA and raw ECDH keys (or a
+//! fixed test data key) all decrypt to the expected plaintext; the must-fail ones fail with the exact
 //! error.
 //!
 //! Vector sets live in `$CARGO_MANIFEST_DIR/../shared/test-vectors` (override with the
@@ -35,10 +35,11 @@ use esdk::format::context::PUBLIC_KEY_FIELD;
 use esdk::materials::{DecryptionMaterials, EncryptionMaterials};
 use esdk::{
     decrypt_with_cmm, encrypt_with_cmm, AlgorithmSuite, CommitmentPolicy, CryptoMaterialsManager,
-    DataKey, DecryptOptions, Decrypted, DefaultCmm, EncryptOptions, EncryptedDataKey,
-    EncryptionContext, Error, FormatError, HeaderBody, Keyring, MultiKeyring, PolicyError,
-    RawAesKeyring, RawRsaKeyring, RequiredEncryptionContextCmm, RsaPadding, RsaPrivateKey,
-    RsaPublicKey, WrappingKey,
+    DataKey, DecryptOptions, Decrypted, DefaultCmm, EcdhCurve, EcdhPrivateKey, EcdhPublicKey,
+    EncryptOptions, EncryptedDataKey, EncryptionContext, Error, FormatError, HeaderBody,
+    KeyAgreementScheme, Keyring, MultiKeyring, PolicyError, RawAesKeyring, RawEcdhKeyring,
+    RawRsaKeyring, RequiredEncryptionContextCmm, RsaPadding, RsaPrivateKey, RsaPublicKey,
+    WrappingKey,
 };
 use serde_json::Value;
 
@@ -46,7 +47,6 @@ use serde_json::Value;
 // Skip reasons. Nothing else may be skipped: an unknown keyring type fails the test.
 
 const SKIP_KMS: &str = "needs AWS KMS";
-const SKIP_ECDH: &str = "raw ECDH keyring not implemented";
 
 // ---------------------------------------------------------------------------------------
 // Expected counts, computed once from the manifests (see the README of the vector folder)
@@ -89,12 +89,14 @@ const EXPECTED: &[Expected] = &[
     },
     // 487 = 33 raw AES + 44 multi-keyring of raw AES + 55 required-EC CMM over raw AES
     //     + 55 raw RSA-4096 (PKCS#1 v1.5 and OAEP-SHA1/256/384/512, 11 each)
-    //     + 201 KMS family + 99 raw ECDH.
+    //     + 99 raw ECDH (P-256, P-384, P-521 x 11 suites: 33 static sender keys decrypted
+    //       by the sender's static keyring, 66 decrypted by the recipient's discovery keyring)
+    //     + 201 KMS family.
     Expected {
         set: "dafny-4.1.0",
-        passed: 187,
+        passed: 286,
         must_fail: 0,
-        skipped: &[(SKIP_KMS, 201), (SKIP_ECDH, 99)],
+        skipped: &[(SKIP_KMS, 201)],
     },
     // 360 v1 messages, every one wrapped only under AWS KMS.
     Expected {
@@ -126,13 +128,14 @@ const EXPECTED: &[Expected] = &[
         skipped: &[],
     },
     // The scenarios behind the dafny-4.1.0 decrypt set, encrypted and decrypted by esdk:
-    // the same 187 runnable ones (RSA encrypts with the public key, decrypts with the
-    // private one).
+    // the same 286 runnable ones (RSA encrypts with the public key, decrypts with the
+    // private one; raw ECDH encrypts with static or ephemeral sender keys, decrypts with the
+    // static or discovery keyring).
     Expected {
         set: "dafny-4.1.0 encrypt-manifest (esdk round trip)",
-        passed: 187,
+        passed: 286,
         must_fail: 0,
-        skipped: &[(SKIP_KMS, 201), (SKIP_ECDH, 99)],
+        skipped: &[(SKIP_KMS, 201)],
     },
     // 6 = truncate, mutate, half-sign, change-edk-provider-info (raw AES equivalent),
     //     streaming-unsigned-only with 0x0378 (must fail) and with 0x0178 (decrypts).
@@ -143,12 +146,12 @@ const EXPECTED: &[Expected] = &[
         skipped: &[],
     },
     // Every positive v1 message above run again under the default policy:
-    // 81 (v4-Net) + 3 (valid-Net) + 153 (dafny) + 18 (oracle) + 3 (c-sdk)
-    // + 153 (dafny round trip) + 1 (generation, streaming-unsigned-only 0x0178).
+    // 81 (v4-Net) + 3 (valid-Net) + 234 (dafny: 153 + 81 raw ECDH) + 18 (oracle)
+    // + 3 (c-sdk) + 234 (dafny round trip) + 1 (generation, streaming-unsigned-only 0x0178).
     Expected {
         set: V1_POLICY_ROW,
-        passed: 412,
-        must_fail: 412,
+        passed: 574,
+        must_fail: 574,
         skipped: &[],
     },
 ];
@@ -307,6 +310,8 @@ struct KeySpec {
     algorithm: String,
     key_id: String,
     material: Vec<u8>,
+    /// The whole entry (raw ECDH keys name their fields from the key description).
+    entry: Value,
 }
 
 fn load_keys(path: &Path) -> BTreeMap<String, KeySpec> {
@@ -357,6 +362,7 @@ fn load_keys(path: &Path) -> BTreeMap<String, KeySpec> {
                 algorithm: algorithm.to_owned(),
                 key_id: key_id.to_owned(),
                 material,
+                entry: spec.clone(),
             },
         );
     }
@@ -415,12 +421,87 @@ fn raw_rsa(keys: &BTreeMap<String, KeySpec>, desc: &Value) -> Arc<dyn Keyring> {
     )
 }
 
+/// The curve of a raw ECDH description's `ecc-curve` (`ecc-256`, `ecc-384`, `ecc-521`).
+fn ecdh_curve(desc: &Value) -> EcdhCurve {
+    match str_field(desc, "ecc-curve") {
+        "ecc-256" => EcdhCurve::P256,
+        "ecc-384" => EcdhCurve::P384,
+        "ecc-521" => EcdhCurve::P521,
+        other => panic!("unknown ecc-curve {other:?} in {desc}"),
+    }
+}
+
+/// A string field of a raw ECDH key entry, named by a field of the description
+/// (`sender-public-key` names e.g. `sender-material-public-key`).
+fn ecdh_field<'a>(spec: &'a KeySpec, name: &str) -> &'a str {
+    assert_eq!(spec.algorithm, "ecdh", "raw ECDH key {}", spec.key_id);
+    str_field(&spec.entry, name)
+}
+
+/// A raw ECDH key's public key, base64 DER SubjectPublicKeyInfo.
+fn ecdh_public(curve: EcdhCurve, spec: &KeySpec, field: &str) -> EcdhPublicKey {
+    assert_eq!(
+        str_field(&spec.entry, "public-key-encoding"),
+        "base64-der",
+        "raw ECDH key {}",
+        spec.key_id
+    );
+    let der = B64
+        .decode(ecdh_field(spec, field))
+        .unwrap_or_else(|e| panic!("raw ECDH key {}: bad base64: {e}", spec.key_id));
+    EcdhPublicKey::from_der(curve, &der).expect("raw ECDH public key")
+}
+
+/// A raw ECDH key's private key, PEM PKCS#8 (`sender-material` / `recipient-material`),
+/// checked against the manifest's public key for it.
+fn ecdh_private(curve: EcdhCurve, spec: &KeySpec, role: &str) -> EcdhPrivateKey {
+    assert_eq!(str_field(&spec.entry, "encoding"), "pem", "{}", spec.key_id);
+    let pem = ecdh_field(spec, &format!("{role}-material"));
+    let key = EcdhPrivateKey::from_pem(curve, pem.as_bytes()).expect("raw ECDH private key");
+    let listed = ecdh_public(curve, spec, &format!("{role}-material-public-key"));
+    assert_eq!(
+        key.public_key(),
+        &listed,
+        "raw ECDH key {}: the {role} public key",
+        spec.key_id
+    );
+    key
+}
+
+/// A raw ECDH keyring from a description: `static` (the sender's private key and the
+/// recipient's public key), `ephemeral` (the recipient's public key) or `discovery` (the
+/// recipient's private key).
+fn raw_ecdh(keys: &BTreeMap<String, KeySpec>, desc: &Value) -> Arc<dyn Keyring> {
+    let curve = ecdh_curve(desc);
+    let recipient = key(keys, str_field(desc, "recipient"));
+    let scheme = match str_field(desc, "schema") {
+        "static" => KeyAgreementScheme::RawPrivateKeyToStaticPublicKey {
+            sender_private_key: ecdh_private(curve, key(keys, str_field(desc, "sender")), "sender"),
+            recipient_public_key: ecdh_public(
+                curve,
+                recipient,
+                str_field(desc, "recipient-public-key"),
+            ),
+        },
+        "ephemeral" => KeyAgreementScheme::EphemeralPrivateKeyToStaticPublicKey {
+            recipient_public_key: ecdh_public(
+                curve,
+                recipient,
+                str_field(desc, "recipient-public-key"),
+            ),
+        },
+        "discovery" => KeyAgreementScheme::PublicKeyDiscovery {
+            recipient_private_key: ecdh_private(curve, recipient, "recipient"),
+        },
+        other => panic!("unknown raw ECDH schema {other:?} in {desc}"),
+    };
+    Arc::new(RawEcdhKeyring::new(curve, scheme).expect("raw ECDH keyring"))
+}
+
 /// The skip reason for a keyring or CMM description type that we cannot run, if any.
 fn unsupported_type(kind: &str) -> Option<&'static str> {
     if kind.starts_with("aws-kms") {
         Some(SKIP_KMS)
-    } else if kind == "raw-ecdh" {
-        Some(SKIP_ECDH)
     } else {
         None
     }
@@ -441,6 +522,7 @@ fn keyring_from_desc(
             "rsa" => Ok(raw_rsa(keys, desc)),
             other => panic!("unknown raw encryption-algorithm {other:?} in {desc}"),
         },
+        "raw-ecdh" => Ok(raw_ecdh(keys, desc)),
         "multi-keyring" => {
             let generator = match desc.get("generator") {
                 Some(g) if !g.is_null() => Some(keyring_from_desc(keys, g)?),

@@ -4,10 +4,15 @@
 
 mod multi;
 mod raw_aes;
+mod raw_ecdh;
 mod raw_rsa;
 
 pub use multi::MultiKeyring;
 pub use raw_aes::{RawAesKeyring, WrappingKey};
+pub use raw_ecdh::{
+    EcdhCurve, EcdhPrivateKey, EcdhPublicKey, KeyAgreementScheme, RawEcdhKeyring,
+    RAW_ECDH_PROVIDER_ID,
+};
 pub use raw_rsa::{RawRsaKeyring, RsaPadding, RsaPrivateKey, RsaPublicKey};
 
 use crate::error::Result;
