@@ -518,6 +518,19 @@ esdk_result esdk_client_config_set_frame_length(struct esdk_client_config *confi
                                                 uint32_t frame_length);
 
 /**
+ * Sets the number of threads that seal or open frames, the calling thread included: 1
+ * (the default) does all the work on the calling thread; more gather about 2 MiB of
+ * frames per thread and seal or open them in parallel, with byte-identical output (memory
+ * then grows to one such batch). 0 gives `ESDK_RESULT_INVALID_ARGUMENT`. A decryptor with
+ * more than one thread hands out a batch's plaintext only once all of its frames have
+ * verified.
+ *
+ * Thread safety: not while another thread uses the configuration.
+ */
+esdk_result esdk_client_config_set_threads(struct esdk_client_config *config,
+                                           uint32_t threads);
+
+/**
  * Sets the largest number of encrypted data keys a message may have, or 0 for no limit
  * (the default). Encryption fails if the keyring produces more; decryption fails on a
  * header that lists more, before any key is tried (a protection against messages crafted

@@ -47,6 +47,7 @@ pub use keyring::{Keyring, MultiKeyring, RawAesKeyring, WrappingKey};
 pub use keyring::{RawRsaKeyring, RsaPadding, RsaPrivateKey, RsaPublicKey};
 pub use stream::io::{DecryptingReader, EncryptingWriter};
 pub use stream::{DecryptOptions, Decryptor, EncryptOptions, Encryptor, Progress};
+pub use stream::{BATCH_BYTES_PER_THREAD, MAX_THREADS};
 
 /// The README's code examples, compiled and run as doctests.
 #[doc = include_str!("../README.md")]

@@ -146,6 +146,22 @@ fn must_fail(s: &Sample, msg: &[u8], what: &str) -> &'static str {
         s.name,
         String::from_utf8_lossy(&got)
     );
+    // The same with two threads, where the regular frames are opened as one batch: nothing
+    // of a batch may come out unless all of it verified.
+    let (got, err) = read_front(
+        msg,
+        DecryptOptions {
+            threads: 2,
+            ..options(s.suite)
+        },
+    );
+    assert!(err.is_some(), "{}: {what}: read with two threads", s.name);
+    assert!(
+        got.len() <= s.releasable && PLAINTEXT.starts_with(&got),
+        "{}: {what}: the Read front with two threads handed out {:?}",
+        s.name,
+        String::from_utf8_lossy(&got)
+    );
     kind(&e)
 }
 
@@ -200,6 +216,14 @@ fn every_bit_flip_and_truncation_of_every_suite_fails() {
         assert_eq!(d.plaintext, PLAINTEXT, "{}", s.name);
         assert_eq!(
             read_front(&s.message, options(s.suite)),
+            (PLAINTEXT.to_vec(), None)
+        );
+        let two_threads = DecryptOptions {
+            threads: 2,
+            ..options(s.suite)
+        };
+        assert_eq!(
+            read_front(&s.message, two_threads),
             (PLAINTEXT.to_vec(), None)
         );
         let mut t = s.message.clone();

@@ -32,6 +32,7 @@ pub fn run(a: DecryptArgs) -> Result<(), CliError> {
         max_encrypted_data_keys: c.max_encrypted_data_keys.map(usize::from),
         unsigned_only: a.unsigned_only,
         required_encryption_context,
+        threads: usize::from(c.threads),
         ..DecryptOptions::default()
     };
     let decryptor = Decryptor::new(Arc::new(DefaultCmm::new(keyring)), options);

@@ -41,6 +41,7 @@ pub fn run(a: EncryptArgs) -> Result<(), CliError> {
         frame_length: a.frame_length,
         commitment_policy: c.commitment_policy,
         max_encrypted_data_keys: c.max_encrypted_data_keys.map(usize::from),
+        threads: usize::from(c.threads),
         ..EncryptOptions::default()
     };
     // Materials first: a key or policy failure leaves nothing behind.

@@ -3,9 +3,10 @@
 //! ```text
 //! esdk encrypt -i IN -o OUT --wrapping-key SPEC [--wrapping-key SPEC]... [-c KEY=VALUE]...
 //!              [--algorithm 0x0578] [--frame-length 4096] [--commitment-policy POLICY]
-//!              [--max-encrypted-data-keys N]
+//!              [--max-encrypted-data-keys N] [--threads N]
 //! esdk decrypt -i IN -o OUT --wrapping-key SPEC [--wrapping-key SPEC]... [-c KEY=VALUE]...
 //!              [--commitment-policy POLICY] [--max-encrypted-data-keys N] [--unsigned-only]
+//!              [--threads N]
 //! esdk inspect -i IN
 //! esdk generate-key -o FILE [--bits 256]
 //! ```

@@ -386,6 +386,85 @@ fn decrypt_to_stdout_streams_verified_frames_then_fails() {
     assert_eq!(out.stdout, pt[..8 * frame]);
 }
 
+/// `--threads`: a multi-threaded encryption decrypts with any thread count, a flipped bit
+/// fails a multi-threaded decryption with exit 1 and no output, and 0 threads is a usage
+/// error.
+#[test]
+fn threads_encrypt_and_decrypt_the_same_message() {
+    let env = Env::new();
+    let spec = env.spec("t", "t.key");
+    // Five batches of two threads at 64 KiB frames (2 MiB per thread), and a short final
+    // frame.
+    let pt = sample((20 << 20) + 123);
+    env.write("pt", &pt);
+    let (pt_path, ct_path) = (env.p("pt"), env.p("ct"));
+    let enc = esdk(&[
+        "encrypt",
+        "-i",
+        &pt_path,
+        "-o",
+        &ct_path,
+        "--wrapping-key",
+        &spec,
+        "--frame-length",
+        "65536",
+        "--threads",
+        "2",
+    ]);
+    assert_ok(&enc);
+    for threads in ["1", "2", "3"] {
+        let out = env.p("out");
+        let dec = esdk(&[
+            "decrypt",
+            "-i",
+            &ct_path,
+            "-o",
+            &out,
+            "--wrapping-key",
+            &spec,
+            "--threads",
+            threads,
+        ]);
+        assert_ok(&dec);
+        assert!(env.read("out") == pt, "{threads} threads");
+        std::fs::remove_file(env.path("out")).unwrap();
+    }
+    let mut bad = env.read("ct");
+    let (start, frame) = layout(&bad);
+    // Inside the content of frame 100, in the second batch of 64 frames.
+    bad[start + 100 * (4 + 12 + frame + 16) + 4 + 12 + 7] ^= 0x10;
+    env.write("bad", &bad);
+    let out = env.p("out");
+    let dec = esdk(&[
+        "decrypt",
+        "-i",
+        &env.p("bad"),
+        "-o",
+        &out,
+        "--wrapping-key",
+        &spec,
+        "--threads",
+        "2",
+    ]);
+    assert_fails(
+        &dec,
+        &format!("decrypt failed: {}", Error::AuthenticationFailed),
+    );
+    assert!(!env.path("out").exists());
+    assert_usage(&esdk(&[
+        "encrypt",
+        "-i",
+        &pt_path,
+        "-o",
+        &out,
+        "--wrapping-key",
+        &spec,
+        "--threads",
+        "0",
+    ]));
+    assert!(!env.path("out").exists());
+}
+
 #[test]
 fn two_wrapping_keys_either_decrypts() {
     let env = Env::new();

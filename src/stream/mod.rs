@@ -28,7 +28,9 @@ pub mod io;
 pub use decryptor::{
     DecryptOptions, Decryptor, DEFAULT_MAX_FRAME_LENGTH, DEFAULT_MAX_HEADER_LENGTH,
 };
-pub use encryptor::{EncryptOptions, Encryptor, DEFAULT_FRAME_LENGTH};
+pub use encryptor::{
+    EncryptOptions, Encryptor, BATCH_BYTES_PER_THREAD, DEFAULT_FRAME_LENGTH, MAX_THREADS,
+};
 
 /// What one `process` call did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -76,6 +78,39 @@ pub(crate) fn at_mut<I: SliceIndex<[u8]>>(buf: &mut [u8], index: I) -> Result<&m
 pub(crate) fn add(a: usize, b: usize) -> Result<usize> {
     a.checked_add(b)
         .ok_or(Error::Unreachable("length overflow"))
+}
+
+/// Runs `f` on every item on up to `threads` threads, the calling thread included, each
+/// thread taking a contiguous share and stopping at its first error. Returns the first
+/// error of the calling thread or of the workers in order.
+pub(crate) fn run_parallel<T, F>(threads: usize, items: &mut [T], f: F) -> Result<()>
+where
+    T: Send,
+    F: Fn(&mut T) -> Result<()> + Sync,
+{
+    let threads = threads.clamp(1, items.len().max(1));
+    if threads == 1 {
+        return items.iter_mut().try_for_each(f);
+    }
+    let share = items.len().div_ceil(threads);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let mut shares = items.chunks_mut(share);
+        let mine = shares.next();
+        let workers: Vec<_> = shares
+            .map(|share| scope.spawn(move || share.iter_mut().try_for_each(f)))
+            .collect();
+        let mut result = mine.map_or(Ok(()), |share| share.iter_mut().try_for_each(f));
+        for worker in workers {
+            let r = worker
+                .join()
+                .unwrap_or(Err(Error::Unreachable("a worker thread panicked")));
+            if result.is_ok() {
+                result = r;
+            }
+        }
+        result
+    })
 }
 
 /// Copies pending bytes into `output`; returns how many were copied.
