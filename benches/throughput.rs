@@ -1,6 +1,7 @@
 //! Encrypt and decrypt throughput of esdk, next to baselines over the same bytes in the same
-//! chunk sizes: ring AES-256-GCM seal/open alone, SHA-384 alone, and the two one after the
-//! other (the floor of the signed suites).
+//! chunk sizes: AES-256-GCM seal/open alone (ring, or AWS-LC with the `aws-lc` feature: the
+//! library esdk itself uses), SHA-384 alone, and the two one after the other (the floor of
+//! the signed suites).
 //!
 //! Run it through `scripts/bench-report`, which prints the esdk/baseline table. By hand:
 //! `cargo bench --bench throughput` (a criterion filter such as `-- 0x0478` narrows it).
@@ -10,8 +11,12 @@
 //! and 64 KiB frames (every suite and frame length with `ESDK_BENCH_FULL=1`, which takes
 //! several times longer). Each through the one-shot API and the Write/Read fronts.
 //!
+//! Parallel frames: the Write/Read fronts with `threads = 2` on 64 MiB messages at 4 KiB and
+//! 64 KiB frames, suites 0x0478 and 0x0578 (function `0xSUITE-fFRAME-t2`).
+//!
 //! Ids, which `scripts/bench-report` parses: group = operation, function =
-//! `0xSUITE-fFRAME` (esdk) or `fFRAME` (baselines), parameter = message bytes.
+//! `0xSUITE-fFRAME` (esdk), `0xSUITE-fFRAME-tTHREADS` (esdk on several threads) or
+//! `fFRAME` (baselines), parameter = message bytes.
 //! For each message size and frame length the baselines run right before the esdk cases,
 //! so that each ratio compares numbers measured close together on a shared machine.
 
@@ -28,8 +33,19 @@ use esdk::{
     DecryptingReader, Decryptor, DefaultCmm, EncryptOptions, EncryptingWriter, Encryptor,
     RawAesKeyring, WrappingKey,
 };
-use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
-use ring::digest;
+// The baselines run on the crypto library esdk is built with: ring by default, AWS-LC with
+// the `aws-lc` feature (`scripts/bench-report --aws-lc`). Their criterion groups keep the
+// names `ring-seal` / `ring-open` either way; the report names the library.
+#[cfg(feature = "aws-lc")]
+use aws_lc_rs::{
+    aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM},
+    digest,
+};
+#[cfg(not(feature = "aws-lc"))]
+use ring::{
+    aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM},
+    digest,
+};
 
 const KIB: usize = 1 << 10;
 const MIB: usize = 1 << 20;
@@ -215,6 +231,26 @@ fn baselines(c: &mut Criterion, plaintext: &[u8], frame: usize) {
 }
 
 fn esdk_cases(c: &mut Criterion, plaintext: &[u8], frame: usize, suite_id: u16) {
+    esdk_cases_threads(c, plaintext, frame, suite_id, 1);
+}
+
+/// Threads of the parallel-frame cases.
+const THREADS: usize = 2;
+
+/// Whether the parallel-frame cases run for a message size and frame length.
+fn wanted_threads(size: usize, frame: usize) -> bool {
+    size >= 64 * MIB && frame <= 64 * KIB
+}
+
+/// The esdk cases with `threads` threads: all four with one thread; the Write/Read fronts
+/// only with more.
+fn esdk_cases_threads(
+    c: &mut Criterion,
+    plaintext: &[u8],
+    frame: usize,
+    suite_id: u16,
+    threads: usize,
+) {
     let size = plaintext.len();
     let suite = AlgorithmSuite::from_id(suite_id).expect("known suite");
     let policy = policy_for(suite);
@@ -224,11 +260,13 @@ fn esdk_cases(c: &mut Criterion, plaintext: &[u8], frame: usize, suite_id: u16) 
         algorithm_suite: Some(suite),
         frame_length: frame as u32,
         commitment_policy: policy,
+        threads,
         ..EncryptOptions::default()
     };
     options.encryption_context.insert("purpose", "bench");
     let dec_options = DecryptOptions {
         commitment_policy: policy,
+        threads,
         ..DecryptOptions::default()
     };
     let cmm = DefaultCmm::new(keyring.clone());
@@ -239,14 +277,20 @@ fn esdk_cases(c: &mut Criterion, plaintext: &[u8], frame: usize, suite_id: u16) 
         message
             .get_or_init(|| encrypt(keyring.clone(), plaintext, options.clone()).expect("encrypt"))
     };
-    let id = BenchmarkId::new(format!("0x{suite_id:04x}-f{frame}"), size);
+    let id = if threads == 1 {
+        BenchmarkId::new(format!("0x{suite_id:04x}-f{frame}"), size)
+    } else {
+        BenchmarkId::new(format!("0x{suite_id:04x}-f{frame}-t{threads}"), size)
+    };
 
-    let mut g = c.benchmark_group("encrypt-oneshot");
-    configure(&mut g, size);
-    g.bench_function(id.clone(), |b| {
-        b.iter(|| encrypt(keyring.clone(), plaintext, options.clone()).expect("encrypt"))
-    });
-    g.finish();
+    if threads == 1 {
+        let mut g = c.benchmark_group("encrypt-oneshot");
+        configure(&mut g, size);
+        g.bench_function(id.clone(), |b| {
+            b.iter(|| encrypt(keyring.clone(), plaintext, options.clone()).expect("encrypt"))
+        });
+        g.finish();
+    }
 
     let mut out = Vec::new();
     let mut g = c.benchmark_group("encrypt-stream");
@@ -266,16 +310,18 @@ fn esdk_cases(c: &mut Criterion, plaintext: &[u8], frame: usize, suite_id: u16) 
     });
     g.finish();
 
-    let mut g = c.benchmark_group("decrypt-oneshot");
-    configure(&mut g, size);
-    g.bench_function(id.clone(), |b| {
-        b.iter(|| {
-            let d = decrypt(keyring.clone(), message(), dec_options.clone()).expect("decrypt");
-            assert_eq!(d.plaintext.len(), size);
-            d
-        })
-    });
-    g.finish();
+    if threads == 1 {
+        let mut g = c.benchmark_group("decrypt-oneshot");
+        configure(&mut g, size);
+        g.bench_function(id.clone(), |b| {
+            b.iter(|| {
+                let d = decrypt(keyring.clone(), message(), dec_options.clone()).expect("decrypt");
+                assert_eq!(d.plaintext.len(), size);
+                d
+            })
+        });
+        g.finish();
+    }
 
     let mut buf = vec![0u8; IO_CHUNK];
     let mut g = c.benchmark_group("decrypt-stream");
@@ -310,6 +356,9 @@ fn throughput(c: &mut Criterion) {
             for suite in SUITES {
                 if wanted(Some(suite), size, frame) {
                     esdk_cases(c, &plaintext, frame, suite);
+                }
+                if wanted_threads(size, frame) && suite != 0x0178 {
+                    esdk_cases_threads(c, &plaintext, frame, suite, THREADS);
                 }
             }
         }
