@@ -863,6 +863,9 @@ esdk_result esdk_encrypt_output_bound(const struct esdk_client_config *config,
  * keys of fixed sizes). `out` may be NULL when `out_size` is 0. See also
  * `esdk_encrypt_output_bound`. `plaintext` may be NULL when `plaintext_len` is 0.
  *
+ * The input and output buffers must not overlap (encrypting or decrypting in place is
+ * not supported).
+ *
  * Ownership: inputs are read during the call only; nothing is retained. Thread safety:
  * any thread (the configuration must not be changed during the call).
  */
@@ -893,6 +896,9 @@ esdk_result esdk_decrypt_output_bound(size_t ciphertext_len,
  * result is `ESDK_RESULT_BUFFER_TOO_SMALL`, nothing is written and `*out_len` is the exact
  * size needed; `esdk_decrypt_output_bound` gives a size that always fits. On any failure
  * no plaintext is left in `out`. `out` may be NULL when `out_size` is 0.
+ *
+ * The input and output buffers must not overlap (encrypting or decrypting in place is
+ * not supported).
  *
  * Ownership: inputs are read during the call only; nothing is retained; the library's own
  * copy of the plaintext is zeroized. Thread safety: any thread (the configuration must not
@@ -931,6 +937,9 @@ esdk_result esdk_encryptor_new(const struct esdk_client_config *config,
  * with empty input (`input` may be NULL when `input_len` is 0) until `esdk_encryptor_is_done`
  * says so. On failure `*written` and `*read` are 0, `output` is zeroed, and the encryptor
  * fails every later call.
+ *
+ * The input and output buffers must not overlap (encrypting or decrypting in place is
+ * not supported).
  *
  * Ownership: the buffers are the caller's and are not retained. Thread safety: one thread
  * at a time per encryptor.
@@ -998,6 +1007,9 @@ esdk_result esdk_decryptor_new(const struct esdk_client_config *config,
  * `esdk_decryptor_is_done` says so. On failure `*written` and `*read` are 0, `output` is
  * zeroed (no plaintext of this call is left in it), and the decryptor fails every later
  * call: the caller must also discard the plaintext of earlier calls.
+ *
+ * The input and output buffers must not overlap (encrypting or decrypting in place is
+ * not supported).
  *
  * Ownership: the buffers are the caller's and are not retained. Thread safety: one thread
  * at a time per decryptor.

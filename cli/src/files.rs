@@ -153,18 +153,15 @@ impl Output {
                 path.display()
             )));
         }
-        // A symbolic link is followed: the file it points to is the one replaced.
-        let resolved;
-        let path = match std::fs::canonicalize(path) {
-            Ok(p) => {
-                resolved = p;
-                resolved.as_path()
-            }
-            Err(_) => path,
-        };
-        // A device, FIFO or socket cannot be replaced by a renamed file: it is written
-        // through, as standard output is (a later failure is then reported by the exit
-        // status, with the verified part already written).
+        // A symbolic link at OUT is not followed for files: the new file is renamed over
+        // the link itself, as `mv` does, and the file it pointed to is left alone. (Following
+        // it would let whoever can plant a link in a shared directory such as /tmp choose
+        // which file of ours gets replaced.)
+        //
+        // A device, FIFO or socket (also behind a link, such as /dev/stdout) cannot be
+        // replaced by a renamed file: it is written through, as standard output is (a later
+        // failure is then reported by the exit status, with the verified part already
+        // written).
         if let Ok(meta) = std::fs::metadata(path) {
             if !meta.is_file() {
                 let file = std::fs::OpenOptions::new()
@@ -208,20 +205,27 @@ impl Output {
                 .flush()
                 .map_err(|e| CliError::Failed(format!("writing the output: {e}"))),
             Output::File { mut temp, dest } => {
-                set_pending_temp(None);
                 let write_err =
                     |e: io::Error| CliError::Failed(format!("writing {}: {e}", dest.display()));
-                temp.flush().map_err(write_err)?;
-                temp.as_file().sync_all().map_err(write_err)?;
-                // On failure the returned error owns the temporary file and deletes it.
-                temp.persist(&dest).map_err(|e| {
-                    CliError::Failed(format!(
-                        "cannot rename the output to {}: {}",
-                        dest.display(),
-                        e.error
-                    ))
-                })?;
-                Ok(())
+                // The signal handler keeps watching the temporary file until it has been
+                // renamed: an interruption during the flush or the sync still removes it.
+                let result = temp
+                    .flush()
+                    .and_then(|()| temp.as_file().sync_all())
+                    .map_err(write_err)
+                    .and_then(|()| {
+                        // On failure the returned error owns the temporary file and
+                        // deletes it.
+                        temp.persist(&dest).map(drop).map_err(|e| {
+                            CliError::Failed(format!(
+                                "cannot rename the output to {}: {}",
+                                dest.display(),
+                                e.error
+                            ))
+                        })
+                    });
+                set_pending_temp(None);
+                result
             }
         }
     }
@@ -277,21 +281,35 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
+    /// A link at OUT (planted, say, in a shared directory) is replaced by the new file; the
+    /// file it pointed to keeps its content and mode. Devices are written through.
     #[test]
-    fn follows_symlinks_and_writes_through_special_files() {
+    fn replaces_a_symlink_not_its_target_and_writes_through_special_files() {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("target");
         std::fs::write(&target, b"old").unwrap();
+        std::fs::set_permissions(&target, Permissions::from_mode(0o644)).unwrap();
         let link = dir.path().join("link");
         std::os::unix::fs::symlink(&target, &link).unwrap();
         let mut out = Output::create(&link, 0o600).unwrap();
         out.write_all(b"new").unwrap();
         out.commit().unwrap();
-        assert!(std::fs::symlink_metadata(&link)
-            .unwrap()
-            .file_type()
-            .is_symlink());
-        assert_eq!(std::fs::read(&target).unwrap(), b"new");
+        let meta = std::fs::symlink_metadata(&link).unwrap();
+        assert!(meta.file_type().is_file());
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        assert_eq!(std::fs::read(&link).unwrap(), b"new");
+        assert_eq!(std::fs::read(&target).unwrap(), b"old");
+        let target_mode = std::fs::metadata(&target).unwrap().permissions().mode();
+        assert_eq!(target_mode & 0o777, 0o644);
+
+        // A dangling link is replaced the same way.
+        let dangling = dir.path().join("dangling");
+        std::os::unix::fs::symlink(dir.path().join("nowhere"), &dangling).unwrap();
+        let mut out = Output::create(&dangling, 0o600).unwrap();
+        out.write_all(b"x").unwrap();
+        out.commit().unwrap();
+        assert!(std::fs::symlink_metadata(&dangling).unwrap().is_file());
+        assert!(!dir.path().join("nowhere").exists());
 
         let mut out = Output::create(Path::new("/dev/null"), 0o600).unwrap();
         assert!(matches!(out, Output::Stream(_)));

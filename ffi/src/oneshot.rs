@@ -122,6 +122,9 @@ pub extern "C" fn esdk_encrypt_output_bound(
 /// keys of fixed sizes). `out` may be NULL when `out_size` is 0. See also
 /// `esdk_encrypt_output_bound`. `plaintext` may be NULL when `plaintext_len` is 0.
 ///
+/// The input and output buffers must not overlap (encrypting or decrypting in place is
+/// not supported).
+///
 /// Ownership: inputs are read during the call only; nothing is retained. Thread safety:
 /// any thread (the configuration must not be changed during the call).
 #[no_mangle]
@@ -180,6 +183,9 @@ pub extern "C" fn esdk_decrypt_output_bound(
 /// result is `ESDK_RESULT_BUFFER_TOO_SMALL`, nothing is written and `*out_len` is the exact
 /// size needed; `esdk_decrypt_output_bound` gives a size that always fits. On any failure
 /// no plaintext is left in `out`. `out` may be NULL when `out_size` is 0.
+///
+/// The input and output buffers must not overlap (encrypting or decrypting in place is
+/// not supported).
 ///
 /// Ownership: inputs are read during the call only; nothing is retained; the library's own
 /// copy of the plaintext is zeroized. Thread safety: any thread (the configuration must not

@@ -172,6 +172,9 @@ pub extern "C" fn esdk_encryptor_new(
 /// says so. On failure `*written` and `*read` are 0, `output` is zeroed, and the encryptor
 /// fails every later call.
 ///
+/// The input and output buffers must not overlap (encrypting or decrypting in place is
+/// not supported).
+///
 /// Ownership: the buffers are the caller's and are not retained. Thread safety: one thread
 /// at a time per encryptor.
 #[no_mangle]
@@ -287,6 +290,9 @@ pub extern "C" fn esdk_decryptor_new(
 /// `esdk_decryptor_is_done` says so. On failure `*written` and `*read` are 0, `output` is
 /// zeroed (no plaintext of this call is left in it), and the decryptor fails every later
 /// call: the caller must also discard the plaintext of earlier calls.
+///
+/// The input and output buffers must not overlap (encrypting or decrypting in place is
+/// not supported).
 ///
 /// Ownership: the buffers are the caller's and are not retained. Thread safety: one thread
 /// at a time per decryptor.
