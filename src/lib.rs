@@ -100,28 +100,7 @@ pub fn encrypt_with_cmm(
         return Err(LimitError::PlaintextTooLong.into());
     }
     options.max_plaintext_length = Some(len);
-    let frame = options.frame_length as usize;
-    let mut enc = Encryptor::new(cmm, options)?;
-    let frames = plaintext.len() / frame.max(1) + 1;
-    let mut out = Vec::with_capacity(plaintext.len() + frames * 40 + 1024);
-    let mut rest = plaintext;
-    loop {
-        if rest.is_empty() {
-            enc.end_input();
-        }
-        let used = enc.push(rest)?;
-        rest = &rest[used..];
-        let pending = enc.pending();
-        let n = pending.len();
-        out.extend_from_slice(pending);
-        enc.consume(n);
-        if enc.is_done() {
-            return Ok(out);
-        }
-        if used == 0 && n == 0 && !rest.is_empty() {
-            return Err(Error::Unreachable("encryptor stalled"));
-        }
-    }
+    Encryptor::new(cmm, options)?.encrypt_all(plaintext)
 }
 
 /// Decrypts one whole message, with a [`DefaultCmm`] over `keyring`. Nothing is returned

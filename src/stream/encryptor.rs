@@ -526,6 +526,133 @@ impl Encryptor {
         r
     }
 
+    /// Encrypts a whole plaintext given at once (the one-shot API) straight into the
+    /// message: each thread copies its share of frames into place and seals them there, so
+    /// the plaintext is copied once and the work (copies, sealing, first touch of the
+    /// output's pages) is shared by `threads` threads. The bytes are those the streaming
+    /// path writes: the same frames (a plaintext that is an exact multiple of the frame
+    /// length ends with a full final frame), and the footer of a signed suite. Must be
+    /// called on a new encryptor (nothing processed yet).
+    /// Spec: message-body.md "Regular Frame", "Final Frame"; message-footer.md.
+    pub(crate) fn encrypt_all(mut self, plaintext: &[u8]) -> Result<Vec<u8>> {
+        if self.seq != 1 || self.state != State::Body || self.out_start != 0 {
+            return Err(Error::InvalidState(
+                "encrypt_all on an encryptor already in use",
+            ));
+        }
+        let header_len = self.out_end;
+        let fl = self.frame_len;
+        // Frames: every full frame followed by more plaintext is regular; the rest, full
+        // or not (empty for an empty plaintext), is the final frame.
+        let regular = plaintext
+            .len()
+            .saturating_sub(1)
+            .checked_div(fl)
+            .ok_or(Error::Unreachable("frame length 0"))?;
+        let regular_bytes = regular.checked_mul(fl).ok_or(LimitError::TooManyFrames)?;
+        let final_len = plaintext.len().saturating_sub(regular_bytes);
+        let count = u32::try_from(regular).map_err(|_| LimitError::TooManyFrames)?;
+        let final_seq = count
+            .checked_add(1)
+            .filter(|&n| n < u32::MAX)
+            .ok_or(LimitError::TooManyFrames)?;
+        if let Some(max) = self.max_plaintext_length {
+            if plaintext.len() as u64 > max {
+                return Err(LimitError::PlaintextTooLong.into());
+            }
+        }
+        let slot_len = self.slot_len();
+        let footer_len = self
+            .suite
+            .signature()
+            .map_or(0, |alg| alg.signature_len().saturating_add(2));
+        let body_start = header_len;
+        let final_start = add(
+            body_start,
+            regular
+                .checked_mul(slot_len)
+                .ok_or(LimitError::TooManyFrames)?,
+        )?;
+        let body_end = add(add(final_start, PREFIX)?, add(final_len, TAG_LEN)?)?;
+        let total = add(body_end, footer_len)?;
+        // Zeroed pages come from the allocator untouched, so each thread faults in its own.
+        // Plaintext is copied into it before it is sealed: wiped if anything fails.
+        let mut out = zeroize::Zeroizing::new(vec![0u8; total]);
+        at_mut(&mut out, ..header_len)?.copy_from_slice(at(&self.buf, ..header_len)?);
+
+        let (regular_pt, final_pt) = plaintext.split_at(regular_bytes);
+        let content_length =
+            u32::try_from(fl).map_err(|_| Error::Unreachable("frame longer than u32"))?;
+        let mut frames: Vec<(u32, &mut [u8], &[u8])> = at_mut(&mut out, body_start..final_start)?
+            .chunks_exact_mut(slot_len)
+            .zip(regular_pt.chunks_exact(fl))
+            .zip(1u32..)
+            .map(|((slot, pt), seq)| (seq, slot, pt))
+            .collect();
+        let key = &self.key;
+        let message_id = &self.message_id;
+        super::run_parallel(self.threads, &mut frames, |(seq, slot, pt)| {
+            let seq = *seq;
+            let iv = FrameHeader::iv_for(seq);
+            let (header, rest) = slot
+                .split_at_mut_checked(FrameHeader::REGULAR_LEN)
+                .ok_or(Error::Unreachable("frame slot too short"))?;
+            FrameHeader {
+                is_final: false,
+                sequence_number: seq,
+                iv,
+                content_length,
+            }
+            .write(header)?;
+            let (content, tag_room) = rest
+                .split_at_mut_checked(fl)
+                .ok_or(Error::Unreachable("frame slot too short"))?;
+            content.copy_from_slice(pt);
+            let aad = BodyAad::new(message_id, BodyAadContent::Frame, seq, fl as u64);
+            let tag = key.seal_in_place(&iv, aad.as_bytes(), content)?;
+            tag_room.copy_from_slice(&tag);
+            Ok(())
+        })?;
+        drop(frames);
+
+        let iv = FrameHeader::iv_for(final_seq);
+        let content_start = add(final_start, PREFIX)?;
+        let content_end = add(content_start, final_len)?;
+        FrameHeader {
+            is_final: true,
+            sequence_number: final_seq,
+            iv,
+            content_length: u32::try_from(final_len)
+                .map_err(|_| Error::Unreachable("frame longer than u32"))?,
+        }
+        .write(at_mut(&mut out, final_start..content_start)?)?;
+        let content = at_mut(&mut out, content_start..content_end)?;
+        content.copy_from_slice(final_pt);
+        let aad = BodyAad::new(
+            &self.message_id,
+            BodyAadContent::FinalFrame,
+            final_seq,
+            final_len as u64,
+        );
+        let tag = self.key.seal_in_place(&iv, aad.as_bytes(), content)?;
+        at_mut(&mut out, content_end..body_end)?.copy_from_slice(&tag);
+        if let Some(mut signer) = self.signer.take() {
+            // The header went into the hash when it was written (`new_inner`).
+            signer.update(at(&out, body_start..body_end)?);
+            let sig = signer.sign()?;
+            let mut footer = Vec::with_capacity(footer_len);
+            crate::format::put_u16_prefixed(&mut footer, &sig, "the signature")?;
+            at_mut(&mut out, body_end..)?
+                .get_mut(..)
+                .filter(|f| f.len() == footer.len())
+                .ok_or(Error::Unreachable("signature of an unexpected length"))?
+                .copy_from_slice(&footer);
+        }
+        self.buf.zeroize();
+        self.state = State::Done;
+        Ok(std::mem::take(&mut *out))
+    }
+
     /// Spec: message-body.md "Regular Frame".
     fn seal_regular(&mut self) -> Result<()> {
         let seq = self.seq;
@@ -705,6 +832,32 @@ mod tests {
         (out, header_len)
     }
 
+    /// [`Encryptor::encrypt_all`] with the same keys and message ID as [`encrypt`].
+    fn encrypt_all(
+        suite: &'static AlgorithmSuite,
+        frame_length: u32,
+        threads: usize,
+        plaintext: &[u8],
+    ) -> Vec<u8> {
+        let cmm = DefaultCmm::new(Arc::new(FixedKeyring));
+        let options = EncryptOptions {
+            algorithm_suite: Some(suite),
+            frame_length,
+            commitment_policy: if suite.is_committing() {
+                CommitmentPolicy::RequireEncryptRequireDecrypt
+            } else {
+                CommitmentPolicy::ForbidEncryptAllowDecrypt
+            },
+            threads,
+            ..EncryptOptions::default()
+        };
+        let id = vec![0x5a; suite.message_format_version().message_id_len()];
+        Encryptor::new_inner(&cmm, options, Some(&id))
+            .unwrap()
+            .encrypt_all(plaintext)
+            .unwrap()
+    }
+
     /// The output of the batched, multi-threaded path is the one-thread output, byte for
     /// byte (unsigned suites), or its header and body with another random signature
     /// (signed suites, whose signing key and ECDSA nonce are fresh each time): for every
@@ -751,6 +904,31 @@ mod tests {
                                         == many[header_len..many.len() - footer],
                                     "suite {:#06x}, frame {frame_length}, size {size}",
                                     suite.id()
+                                );
+                            }
+                        }
+                        // The one-shot path (every thread count, one included) writes
+                        // the same bytes.
+                        let all = encrypt_all(suite, frame_length, threads - 1, &plaintext);
+                        let cmm = Arc::new(DefaultCmm::new(Arc::new(FixedKeyring)));
+                        let d = decrypt_with_cmm(
+                            cmm,
+                            &all,
+                            DecryptOptions {
+                                commitment_policy: CommitmentPolicy::ForbidEncryptAllowDecrypt,
+                                ..DecryptOptions::default()
+                            },
+                        )
+                        .unwrap();
+                        assert!(d.plaintext == plaintext, "one-shot, {threads} threads");
+                        match suite.signature() {
+                            None => assert!(one == all, "one-shot, {threads} threads"),
+                            Some(alg) => {
+                                let footer = 2 + alg.signature_len();
+                                assert_eq!(one.len(), all.len());
+                                assert!(
+                                    one[header_len..one.len() - footer]
+                                        == all[header_len..all.len() - footer]
                                 );
                             }
                         }
