@@ -464,9 +464,6 @@ impl Encryptor {
             .filter(|&n| n < u32::MAX)
             .ok_or(LimitError::TooManyFrames)?;
         let regular_end = add(FIRST_FRAME, regular.saturating_mul(slot_len))?;
-        let frame_len = self.frame_len;
-        let content_length =
-            u32::try_from(frame_len).map_err(|_| Error::Unreachable("frame longer than u32"))?;
         let mut slots: Vec<(u32, &mut [u8])> = at_mut(&mut self.buf, FIRST_FRAME..regular_end)?
             .chunks_exact_mut(slot_len)
             .zip(first_seq..)
@@ -475,25 +472,7 @@ impl Encryptor {
         let key = &self.key;
         let message_id = &self.message_id;
         super::run_parallel(self.threads, &mut slots, |(seq, slot)| {
-            let seq = *seq;
-            let iv = FrameHeader::iv_for(seq);
-            let (header, rest) = slot
-                .split_at_mut_checked(FrameHeader::REGULAR_LEN)
-                .ok_or(Error::Unreachable("frame slot too short"))?;
-            FrameHeader {
-                is_final: false,
-                sequence_number: seq,
-                iv,
-                content_length,
-            }
-            .write(header)?;
-            let (content, tag_room) = rest
-                .split_at_mut_checked(frame_len)
-                .ok_or(Error::Unreachable("frame slot too short"))?;
-            let aad = BodyAad::new(message_id, BodyAadContent::Frame, seq, frame_len as u64);
-            let tag = key.seal_in_place(&iv, aad.as_bytes(), content)?;
-            tag_room.copy_from_slice(&tag);
-            Ok(())
+            seal_slot(key, message_id, *seq, slot, None)
         })?;
         drop(slots);
         self.seq = next_seq;
@@ -581,8 +560,6 @@ impl Encryptor {
         at_mut(&mut out, ..header_len)?.copy_from_slice(at(&self.buf, ..header_len)?);
 
         let (regular_pt, final_pt) = plaintext.split_at(regular_bytes);
-        let content_length =
-            u32::try_from(fl).map_err(|_| Error::Unreachable("frame longer than u32"))?;
         let mut frames: Vec<(u32, &mut [u8], &[u8])> = at_mut(&mut out, body_start..final_start)?
             .chunks_exact_mut(slot_len)
             .zip(regular_pt.chunks_exact(fl))
@@ -592,26 +569,7 @@ impl Encryptor {
         let key = &self.key;
         let message_id = &self.message_id;
         super::run_parallel(self.threads, &mut frames, |(seq, slot, pt)| {
-            let seq = *seq;
-            let iv = FrameHeader::iv_for(seq);
-            let (header, rest) = slot
-                .split_at_mut_checked(FrameHeader::REGULAR_LEN)
-                .ok_or(Error::Unreachable("frame slot too short"))?;
-            FrameHeader {
-                is_final: false,
-                sequence_number: seq,
-                iv,
-                content_length,
-            }
-            .write(header)?;
-            let (content, tag_room) = rest
-                .split_at_mut_checked(fl)
-                .ok_or(Error::Unreachable("frame slot too short"))?;
-            content.copy_from_slice(pt);
-            let aad = BodyAad::new(message_id, BodyAadContent::Frame, seq, fl as u64);
-            let tag = key.seal_in_place(&iv, aad.as_bytes(), content)?;
-            tag_room.copy_from_slice(&tag);
-            Ok(())
+            seal_slot(key, message_id, *seq, slot, Some(pt))
         })?;
         drop(frames);
 
@@ -736,6 +694,47 @@ impl Encryptor {
         self.out_end = self.buf.len();
         Ok(())
     }
+}
+
+/// Seals one regular frame laid out in `slot`: header, content, room for the tag (the
+/// content is copied in from `plaintext` first when given, else it is already there).
+/// Spec: message-body.md "Regular Frame".
+fn seal_slot(
+    key: &AeadKey,
+    message_id: &[u8],
+    seq: u32,
+    slot: &mut [u8],
+    plaintext: Option<&[u8]>,
+) -> Result<()> {
+    let iv = FrameHeader::iv_for(seq);
+    let (header, rest) = slot
+        .split_at_mut_checked(FrameHeader::REGULAR_LEN)
+        .ok_or(Error::Unreachable("frame slot too short"))?;
+    let content_len = rest
+        .len()
+        .checked_sub(TAG_LEN)
+        .ok_or(Error::Unreachable("frame slot too short"))?;
+    let (content, tag_room) = rest
+        .split_at_mut_checked(content_len)
+        .ok_or(Error::Unreachable("frame slot too short"))?;
+    FrameHeader {
+        is_final: false,
+        sequence_number: seq,
+        iv,
+        content_length: u32::try_from(content_len)
+            .map_err(|_| Error::Unreachable("frame longer than u32"))?,
+    }
+    .write(header)?;
+    if let Some(pt) = plaintext {
+        if pt.len() != content.len() {
+            return Err(Error::Unreachable("frame content of another length"));
+        }
+        content.copy_from_slice(pt);
+    }
+    let aad = BodyAad::new(message_id, BodyAadContent::Frame, seq, content_len as u64);
+    let tag = key.seal_in_place(&iv, aad.as_bytes(), content)?;
+    tag_room.copy_from_slice(&tag);
+    Ok(())
 }
 
 #[cfg(test)]
