@@ -1,6 +1,6 @@
 //! The cryptography of the format: key derivation and commitment, AES-GCM, ECDSA signatures.
 //!
-//! The library behind them is chosen at build time in [`backend`] (the only module that
+//! The library behind them is chosen at build time in `backend.rs` (the only module that
 //! knows it): by default AES-128/256-GCM, HKDF, SHA-2 and randomness come from `ring`, the
 //! three AES-192 suites use RustCrypto's `aes-gcm` (`ring` has no AES-192), and ECDSA uses
 //! RustCrypto's `p256`/`p384` over a SHA-2 hash computed incrementally (`ring` cannot sign

@@ -400,9 +400,12 @@ impl KeyAgreementScheme {
 
 /// Wraps data keys under a key agreed by ECDH (local keys only; no AWS KMS).
 ///
-/// See the [module documentation](self) for the encrypted data key layout. The encryption
-/// context is bound into both the key derivation and the AES-GCM wrapping, so a data key
-/// only unwraps under the context it was wrapped with.
+/// Each encrypted data key has the provider ID `raw-ecdh`, the provider info
+/// `0x01 || u32 len || recipient public key || u32 len || sender public key` (compressed
+/// SEC 1 points) and the ciphertext `salt (32) || commitment key (32) || AES-GCM ciphertext
+/// of the data key || tag (16)`. The encryption context is bound into both the key
+/// derivation and the AES-GCM wrapping, so a data key only unwraps under the context it was
+/// wrapped with.
 pub struct RawEcdhKeyring {
     curve: EcdhCurve,
     scheme: KeyAgreementScheme,
