@@ -1155,3 +1155,38 @@ fn decrypt_refuses_materials_for_another_suite() {
     );
     assert_eq!(cmm.calls.load(Ordering::SeqCst), 1);
 }
+
+// K-04: framework/keyring-interface.md "key provider ID": MUST be a binary value. A
+// deliberate deviation (docs/CONFORMANCE.md): data-format/message-header.md types the
+// field as UTF-8 encoded bytes, every ESDK treats it as a string, and so does
+// `EncryptedDataKey::provider_id`; a header whose provider ID is not UTF-8 is refused while
+// parsing, before any keyring sees it.
+#[test]
+fn a_provider_id_that_is_not_utf8_is_refused_while_parsing() {
+    let kr = Arc::new(
+        RawAesKeyring::new(
+            "provider-id-k04",
+            "k",
+            WrappingKey::new(vec![3; 32]).unwrap(),
+        )
+        .unwrap(),
+    );
+    let mut ct = encrypt(kr.clone(), b"x", commit_opts()).unwrap();
+    let name = b"provider-id-k04";
+    let at = ct
+        .windows(name.len())
+        .position(|w| w == name)
+        .expect("the provider ID in the header");
+    ct[at] = 0xFF;
+    assert!(matches!(
+        HeaderBody::parse(&ct, None),
+        Err(esdk::format::ParseError::Invalid(Error::Format(
+            FormatError::InvalidUtf8
+        )))
+    ));
+    let e = decrypt(kr, &ct, DecryptOptions::default()).unwrap_err();
+    assert!(
+        matches!(e, Error::Format(FormatError::InvalidUtf8)),
+        "{e:?}"
+    );
+}
