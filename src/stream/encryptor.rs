@@ -991,4 +991,45 @@ mod tests {
         assert_eq!(released, batch * 4096);
         assert!(out.iter().all(|&b| b == 0 || b == 0x42));
     }
+
+    /// Spec: message-body.md "Framed Data" (B-04): a message has at most 2^32 - 1 frames.
+    /// The encryptor stops one frame short of it, on the one-thread and the batched path:
+    /// starting 3 below the last sequence number, 3 frames fit (the third is the final
+    /// frame), a fourth is refused with `TooManyFrames`.
+    #[test]
+    fn frame_count_stops_below_two_to_the_32() {
+        let suite = AlgorithmSuite::from_id(0x0478).unwrap();
+        let cmm = DefaultCmm::new(Arc::new(FixedKeyring));
+        for threads in [1, 2] {
+            for (len, fits) in [(3usize, true), (4, false)] {
+                let options = EncryptOptions {
+                    algorithm_suite: Some(suite),
+                    frame_length: 1,
+                    threads,
+                    ..EncryptOptions::default()
+                };
+                let mut enc = Encryptor::new(&cmm, options).unwrap();
+                enc.seq = u32::MAX - 3;
+                let mut out = vec![0u8; 4096];
+                let mut rest = &[7u8; 4][..len];
+                let result = loop {
+                    if rest.is_empty() {
+                        enc.end_input();
+                    }
+                    match enc.process(rest, &mut out) {
+                        Ok(p) => rest = &rest[p.consumed..],
+                        Err(e) => break Err(e),
+                    }
+                    if enc.is_done() {
+                        break Ok(());
+                    }
+                };
+                let as_expected = matches!(
+                    (fits, &result),
+                    (true, Ok(())) | (false, Err(Error::Limit(LimitError::TooManyFrames)))
+                );
+                assert!(as_expected, "{threads} threads, {len} frames: {result:?}");
+            }
+        }
+    }
 }
