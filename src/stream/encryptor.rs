@@ -464,15 +464,18 @@ impl Encryptor {
             .filter(|&n| n < u32::MAX)
             .ok_or(LimitError::TooManyFrames)?;
         let regular_end = add(FIRST_FRAME, regular.saturating_mul(slot_len))?;
-        let mut slots: Vec<(u32, &mut [u8])> = at_mut(&mut self.buf, FIRST_FRAME..regular_end)?
+        // Sequence numbers as u64: a tuple with a u32 and a slice has 4 bytes of padding,
+        // which valgrind's memcheck then reports as uninitialised bytes reaching AES-GCM.
+        let mut slots: Vec<(u64, &mut [u8])> = at_mut(&mut self.buf, FIRST_FRAME..regular_end)?
             .chunks_exact_mut(slot_len)
-            .zip(first_seq..)
+            .zip(u64::from(first_seq)..)
             .map(|(slot, seq)| (seq, slot))
             .collect();
         let key = &self.key;
         let message_id = &self.message_id;
         super::run_parallel(self.threads, &mut slots, |(seq, slot)| {
-            seal_slot(key, message_id, *seq, slot, None)
+            let seq = u32::try_from(*seq).map_err(|_| LimitError::TooManyFrames)?;
+            seal_slot(key, message_id, seq, slot, None)
         })?;
         drop(slots);
         self.seq = next_seq;
@@ -560,16 +563,18 @@ impl Encryptor {
         at_mut(&mut out, ..header_len)?.copy_from_slice(at(&self.buf, ..header_len)?);
 
         let (regular_pt, final_pt) = plaintext.split_at(regular_bytes);
-        let mut frames: Vec<(u32, &mut [u8], &[u8])> = at_mut(&mut out, body_start..final_start)?
+        // u64 sequence numbers: no padding in the tuples (see `seal_batch`).
+        let mut frames: Vec<(u64, &mut [u8], &[u8])> = at_mut(&mut out, body_start..final_start)?
             .chunks_exact_mut(slot_len)
             .zip(regular_pt.chunks_exact(fl))
-            .zip(1u32..)
+            .zip(1u64..)
             .map(|((slot, pt), seq)| (seq, slot, pt))
             .collect();
         let key = &self.key;
         let message_id = &self.message_id;
         super::run_parallel(self.threads, &mut frames, |(seq, slot, pt)| {
-            seal_slot(key, message_id, *seq, slot, Some(pt))
+            let seq = u32::try_from(*seq).map_err(|_| LimitError::TooManyFrames)?;
+            seal_slot(key, message_id, seq, slot, Some(pt))
         })?;
         drop(frames);
 
