@@ -36,8 +36,9 @@ to other local users), or rsa:namespace=NS,name=NAME,padding=PADDING,public-key=
 private-key=@FILE (PADDING: pkcs1, oaep-sha1, oaep-sha256, oaep-sha384 or oaep-sha512; each FILE \
 holds a PEM or DER key; encrypt needs public-key, decrypt needs private-key, and the public key \
 is never derived from the private one, so give both for a key used both ways). Repeat for \
-several keys, AES and RSA mixed as needed: the first one generates the data key, every one \
-wraps it, and any one of them can decrypt.";
+several keys, AES and RSA mixed as needed. On encrypt the first one generates the data key and \
+every one wraps it; on decrypt each is tried in turn, and any one that wrapped the data key \
+decrypts.";
 
 /// Options shared by encrypt and decrypt.
 #[derive(Debug, Args)]
@@ -71,8 +72,8 @@ pub struct CommonArgs {
     #[arg(long = "max-encrypted-data-keys", value_name = "N",
           value_parser = clap::value_parser!(u16).range(1..))]
     pub max_encrypted_data_keys: Option<u16>,
-    /// Threads that seal or open frames (default 1). More work on batches of about 2 MiB
-    /// per thread; the output is the same.
+    /// Threads that seal or open frames, 1 to 256 (default 1). With more, frames are
+    /// processed in batches of about 2 MiB per thread; the message is the same.
     #[arg(long = "threads", value_name = "N", default_value = "1",
           value_parser = clap::value_parser!(u16).range(1..=256))]
     pub threads: u16,
