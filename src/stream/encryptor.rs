@@ -475,7 +475,7 @@ impl Encryptor {
         let message_id = &self.message_id;
         super::run_parallel(self.threads, &mut slots, |(seq, slot)| {
             let seq = u32::try_from(*seq).map_err(|_| LimitError::TooManyFrames)?;
-            seal_slot(key, message_id, seq, slot, None)
+            seal_frame(key, message_id, seq, false, slot, None)
         })?;
         drop(slots);
         self.seq = next_seq;
@@ -574,31 +574,18 @@ impl Encryptor {
         let message_id = &self.message_id;
         super::run_parallel(self.threads, &mut frames, |(seq, slot, pt)| {
             let seq = u32::try_from(*seq).map_err(|_| LimitError::TooManyFrames)?;
-            seal_slot(key, message_id, seq, slot, Some(pt))
+            seal_frame(key, message_id, seq, false, slot, Some(pt))
         })?;
         drop(frames);
 
-        let iv = FrameHeader::iv_for(final_seq);
-        let content_start = add(final_start, PREFIX)?;
-        let content_end = add(content_start, final_len)?;
-        FrameHeader {
-            is_final: true,
-            sequence_number: final_seq,
-            iv,
-            content_length: u32::try_from(final_len)
-                .map_err(|_| Error::Unreachable("frame longer than u32"))?,
-        }
-        .write(at_mut(&mut out, final_start..content_start)?)?;
-        let content = at_mut(&mut out, content_start..content_end)?;
-        content.copy_from_slice(final_pt);
-        let aad = BodyAad::new(
+        seal_frame(
+            &self.key,
             &self.message_id,
-            BodyAadContent::FinalFrame,
             final_seq,
-            final_len as u64,
-        );
-        let tag = self.key.seal_in_place(&iv, aad.as_bytes(), content)?;
-        at_mut(&mut out, content_end..body_end)?.copy_from_slice(&tag);
+            true,
+            at_mut(&mut out, final_start..body_end)?,
+            Some(final_pt),
+        )?;
         if let Some(mut signer) = self.signer.take() {
             // The header went into the hash when it was written (`new_inner`).
             signer.update(at(&out, body_start..body_end)?);
@@ -624,26 +611,17 @@ impl Encryptor {
         if seq >= u32::MAX - 1 {
             return Err(LimitError::TooManyFrames.into());
         }
-        let iv = FrameHeader::iv_for(seq);
-        let start = PREFIX - FrameHeader::REGULAR_LEN;
-        FrameHeader {
-            is_final: false,
-            sequence_number: seq,
-            iv,
-            content_length: u32::try_from(self.frame_len)
-                .map_err(|_| Error::Unreachable("frame longer than u32"))?,
-        }
-        .write(at_mut(&mut self.buf, start..PREFIX)?)?;
-        let aad = BodyAad::new(
+        let start = FIRST_FRAME;
+        let cap = self.batch_capacity();
+        extend_zeroizing(&mut self.buf, &[0u8; TAG_LEN], cap);
+        seal_frame(
+            &self.key,
             &self.message_id,
-            BodyAadContent::Frame,
             seq,
-            self.frame_len as u64,
-        );
-        let tag = self
-            .key
-            .seal_in_place(&iv, aad.as_bytes(), at_mut(&mut self.buf, PREFIX..)?)?;
-        extend_zeroizing(&mut self.buf, &tag, 0);
+            false,
+            at_mut(&mut self.buf, start..)?,
+            None,
+        )?;
         if let Some(s) = self.signer.as_mut() {
             s.update(at(&self.buf, start..)?);
         }
@@ -667,28 +645,16 @@ impl Encryptor {
     /// before `start` are sealed already). Spec: message-body.md "Final Frame";
     /// message-footer.md.
     fn seal_final_at(&mut self, start: usize, out_start: usize) -> Result<()> {
-        let seq = self.seq;
-        let content_start = add(start, PREFIX)?;
-        let content_len = self.buf.len().saturating_sub(content_start);
-        let iv = FrameHeader::iv_for(seq);
-        FrameHeader {
-            is_final: true,
-            sequence_number: seq,
-            iv,
-            content_length: u32::try_from(content_len)
-                .map_err(|_| Error::Unreachable("frame longer than u32"))?,
-        }
-        .write(at_mut(&mut self.buf, start..content_start)?)?;
-        let aad = BodyAad::new(
+        let cap = self.batch_capacity();
+        extend_zeroizing(&mut self.buf, &[0u8; TAG_LEN], cap);
+        seal_frame(
+            &self.key,
             &self.message_id,
-            BodyAadContent::FinalFrame,
-            seq,
-            content_len as u64,
-        );
-        let tag =
-            self.key
-                .seal_in_place(&iv, aad.as_bytes(), at_mut(&mut self.buf, content_start..)?)?;
-        extend_zeroizing(&mut self.buf, &tag, 0);
+            self.seq,
+            true,
+            at_mut(&mut self.buf, start..)?,
+            None,
+        )?;
         if let Some(mut s) = self.signer.take() {
             s.update(at(&self.buf, out_start..)?);
             let sig = s.sign()?;
@@ -701,29 +667,34 @@ impl Encryptor {
     }
 }
 
-/// Seals one regular frame laid out in `slot`: header, content, room for the tag (the
-/// content is copied in from `plaintext` first when given, else it is already there).
-/// Spec: message-body.md "Regular Frame".
-fn seal_slot(
+/// Seals one frame laid out in `frame`: its header (regular or final), its content, room
+/// for the tag. The content is copied in from `plaintext` first when given, else it is
+/// already there. Every path that writes frames (one frame at a time, batches, one-shot)
+/// seals them here. Spec: message-body.md "Regular Frame", "Final Frame".
+fn seal_frame(
     key: &AeadKey,
     message_id: &[u8],
     seq: u32,
-    slot: &mut [u8],
+    is_final: bool,
+    frame: &mut [u8],
     plaintext: Option<&[u8]>,
 ) -> Result<()> {
-    let iv = FrameHeader::iv_for(seq);
-    let (header, rest) = slot
-        .split_at_mut_checked(FrameHeader::REGULAR_LEN)
-        .ok_or(Error::Unreachable("frame slot too short"))?;
-    let content_len = rest
-        .len()
-        .checked_sub(TAG_LEN)
-        .ok_or(Error::Unreachable("frame slot too short"))?;
+    let (header_len, content_kind) = if is_final {
+        (FrameHeader::FINAL_LEN, BodyAadContent::FinalFrame)
+    } else {
+        (FrameHeader::REGULAR_LEN, BodyAadContent::Frame)
+    };
+    let too_short = || Error::Unreachable("frame buffer too short");
+    let (header, rest) = frame
+        .split_at_mut_checked(header_len)
+        .ok_or_else(too_short)?;
+    let content_len = rest.len().checked_sub(TAG_LEN).ok_or_else(too_short)?;
     let (content, tag_room) = rest
         .split_at_mut_checked(content_len)
-        .ok_or(Error::Unreachable("frame slot too short"))?;
+        .ok_or_else(too_short)?;
+    let iv = FrameHeader::iv_for(seq);
     FrameHeader {
-        is_final: false,
+        is_final,
         sequence_number: seq,
         iv,
         content_length: u32::try_from(content_len)
@@ -736,7 +707,7 @@ fn seal_slot(
         }
         content.copy_from_slice(pt);
     }
-    let aad = BodyAad::new(message_id, BodyAadContent::Frame, seq, content_len as u64);
+    let aad = BodyAad::new(message_id, content_kind, seq, content_len as u64);
     let tag = key.seal_in_place(&iv, aad.as_bytes(), content)?;
     tag_room.copy_from_slice(&tag);
     Ok(())
