@@ -601,22 +601,6 @@ impl Decryptor {
                 return Ok(());
             }
         };
-        let hdr_len = if frame.is_final {
-            FrameHeader::FINAL_LEN
-        } else {
-            FrameHeader::REGULAR_LEN
-        };
-        let (content, seq) = if frame.is_final {
-            (BodyAadContent::FinalFrame, frame.sequence_number)
-        } else {
-            (BodyAadContent::Frame, frame.sequence_number)
-        };
-        let aad = BodyAad::new(
-            self.message_id()?,
-            content,
-            seq,
-            u64::from(frame.content_length),
-        );
         let keys = self.keys.as_mut().ok_or(Error::Unreachable("no keys"))?;
         if let Some(v) = keys.verifier.as_mut() {
             v.update(at(&self.buf, base..)?);
@@ -639,16 +623,19 @@ impl Decryptor {
             self.need = add(self.frame_base, 4)?;
             return Ok(());
         }
-        // Deviation (docs/CONFORMANCE.md): decrypt with the IV stored in the frame, as the
-        // reference implementations do; the spec derives it from the sequence number, and
-        // some published valid messages carry other IVs.
-        let n = keys.content_key.open_in_place(
-            &frame.iv,
-            aad.as_bytes(),
-            at_mut(&mut self.buf, hdr_len..)?,
+        let header = self
+            .header
+            .as_ref()
+            .ok_or(Error::Unreachable("no header"))?;
+        let keys = self.keys.as_ref().ok_or(Error::Unreachable("no keys"))?;
+        let (hdr_len, n) = open_frame(
+            &keys.content_key,
+            &header.message_id,
+            &frame,
+            at_mut(&mut self.buf, base..)?,
         )?;
-        self.out_start = hdr_len;
-        self.out_end = add(hdr_len, n)?;
+        self.out_start = add(base, hdr_len)?;
+        self.out_end = add(self.out_start, n)?;
         self.buf.truncate(self.out_end);
         self.frame = None;
         if frame.is_final {
@@ -690,20 +677,13 @@ impl Decryptor {
         }
         let threads = super::encryptor::clamp_threads(self.options.threads);
         super::run_parallel(threads, &mut frames, |(f, bytes)| {
-            let aad = BodyAad::new(
-                message_id,
-                BodyAadContent::Frame,
-                f.sequence_number,
-                u64::from(frame_length),
-            );
-            // Deviation (docs/CONFORMANCE.md): the IV stored in the frame, as in
-            // `advance_frame`.
-            let sealed = bytes
-                .get_mut(FrameHeader::REGULAR_LEN..)
-                .ok_or(Error::Unreachable("frame shorter than its header"))?;
-            let n = keys
-                .content_key
-                .open_in_place(&f.iv, aad.as_bytes(), sealed)?;
+            let frame = FrameHeader {
+                is_final: false,
+                sequence_number: f.sequence_number,
+                iv: f.iv,
+                content_length: frame_length,
+            };
+            let (_, n) = open_frame(&keys.content_key, message_id, &frame, bytes)?;
             if n != content {
                 return Err(Error::Unreachable("frame content of another length"));
             }
@@ -833,4 +813,36 @@ impl Decryptor {
         self.state = State::Complete;
         Ok(())
     }
+}
+
+/// Opens one frame, `frame` being its bytes (header, ciphertext, tag) and `header` its
+/// parsed header; returns the header length and the plaintext length (the plaintext is
+/// left in place behind the header). Every path that opens frames (one frame at a time,
+/// batches) opens them here. Spec: message-body.md "Regular Frame", "Final Frame";
+/// message-body-aad.md.
+fn open_frame(
+    key: &AeadKey,
+    message_id: &[u8],
+    header: &FrameHeader,
+    frame: &mut [u8],
+) -> Result<(usize, usize)> {
+    let (hdr_len, content_kind) = if header.is_final {
+        (FrameHeader::FINAL_LEN, BodyAadContent::FinalFrame)
+    } else {
+        (FrameHeader::REGULAR_LEN, BodyAadContent::Frame)
+    };
+    let aad = BodyAad::new(
+        message_id,
+        content_kind,
+        header.sequence_number,
+        u64::from(header.content_length),
+    );
+    let sealed = frame
+        .get_mut(hdr_len..)
+        .ok_or(Error::Unreachable("frame shorter than its header"))?;
+    // Deviation (docs/CONFORMANCE.md): decrypt with the IV stored in the frame, as the
+    // reference implementations do; the spec derives it from the sequence number, and
+    // some published valid messages carry other IVs.
+    let n = key.open_in_place(&header.iv, aad.as_bytes(), sealed)?;
+    Ok((hdr_len, n))
 }
