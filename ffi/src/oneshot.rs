@@ -148,14 +148,7 @@ pub extern "C" fn esdk_encrypt(
         options.max_plaintext_length = Some(input.len() as u64);
         let message = esdk::encrypt(kr.keyring.clone(), input, options)?;
         len.set(message.len());
-        let dst = buf.get_mut(..message.len()).ok_or_else(|| {
-            Failure::new(
-                ESDK_RESULT_BUFFER_TOO_SMALL,
-                format!("the message needs {} bytes", message.len()),
-            )
-        })?;
-        dst.copy_from_slice(&message);
-        Ok(())
+        copy_out(buf, &message, "the message")
     })
 }
 
@@ -210,13 +203,20 @@ pub extern "C" fn esdk_decrypt(
         let decrypted = esdk::decrypt(kr.keyring.clone(), input, cfg.decrypt_options())?;
         let plaintext = Zeroizing::new(decrypted.plaintext);
         len.set(plaintext.len());
-        let dst = buf.get_mut(..plaintext.len()).ok_or_else(|| {
-            Failure::new(
-                ESDK_RESULT_BUFFER_TOO_SMALL,
-                format!("the plaintext needs {} bytes", plaintext.len()),
-            )
-        })?;
-        dst.copy_from_slice(&plaintext);
-        Ok(())
+        copy_out(buf, &plaintext, "the plaintext")
     })
+}
+
+/// Copies a one-shot result into the caller's buffer, or fails with
+/// `ESDK_RESULT_BUFFER_TOO_SMALL` (the caller's length output already holds the size
+/// needed) and writes nothing.
+fn copy_out(buf: &mut [u8], result: &[u8], what: &str) -> Result<(), Failure> {
+    let dst = buf.get_mut(..result.len()).ok_or_else(|| {
+        Failure::new(
+            ESDK_RESULT_BUFFER_TOO_SMALL,
+            format!("{what} needs {} bytes", result.len()),
+        )
+    })?;
+    dst.copy_from_slice(result);
+    Ok(())
 }
