@@ -8,7 +8,7 @@
 
 mod forge;
 
-use std::io::{self, Read};
+use std::io::Read;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
@@ -27,18 +27,6 @@ const V2_SIGNED: &AlgorithmSuite = &AlgorithmSuite::AES_256_GCM_HKDF_SHA512_COMM
 
 /// Offset of the v2 header's encryption-context length field.
 const V2_CONTEXT_AT: usize = 1 + 2 + 32;
-
-/// A reader that returns at most 7 bytes per read.
-struct Trickle<'a>(&'a [u8]);
-
-impl Read for Trickle<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = buf.len().min(self.0.len()).min(7);
-        buf[..n].copy_from_slice(&self.0[..n]);
-        self.0 = &self.0[n..];
-        Ok(n)
-    }
-}
 
 /// Decrypts through the sans-IO decryptor, `chunk` input bytes at a time.
 fn sans_io(msg: &[u8], options: DecryptOptions, chunk: usize) -> Result<Vec<u8>> {
@@ -64,7 +52,7 @@ fn sans_io(msg: &[u8], options: DecryptOptions, chunk: usize) -> Result<Vec<u8>>
 fn read_front(msg: &[u8], options: DecryptOptions) -> Result<Vec<u8>> {
     let dec = Decryptor::new(Arc::new(DefaultCmm::new(forge::keyring())), options);
     let mut pt = Vec::new();
-    DecryptingReader::new(Trickle(msg), dec)
+    DecryptingReader::new(forge::Trickle(msg, 7), dec)
         .read_to_end(&mut pt)
         .map_err(|e| Error::from_io(&e).cloned().expect("esdk error"))?;
     Ok(pt)

@@ -8,7 +8,7 @@
 
 mod forge;
 
-use std::io::{self, Read};
+use std::io::Read;
 use std::sync::{Arc, OnceLock};
 
 use esdk::format::header::{ContentType, HeaderBody};
@@ -341,17 +341,6 @@ fn apply(msg: &mut Vec<u8>, m: &Mutation) {
     }
 }
 
-struct Trickle<'a>(&'a [u8], usize);
-
-impl Read for Trickle<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = buf.len().min(self.0.len()).min(self.1);
-        buf[..n].copy_from_slice(&self.0[..n]);
-        self.0 = &self.0[n..];
-        Ok(n)
-    }
-}
-
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
@@ -380,7 +369,7 @@ proptest! {
             prop_assert_eq!(&d.plaintext[..], PLAINTEXT);
         }
         let dec = Decryptor::new(Arc::new(DefaultCmm::new(forge::keyring())), options);
-        let mut r = DecryptingReader::new(Trickle(&msg, read_size), dec);
+        let mut r = DecryptingReader::new(forge::Trickle(&msg, read_size), dec);
         let mut got = Vec::new();
         let mut buf = vec![0u8; out_size];
         let streamed = loop {

@@ -7,7 +7,7 @@
 mod forge;
 
 use std::collections::BTreeMap;
-use std::io::{self, Read};
+use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -90,23 +90,11 @@ const LENGTHS: [usize; 22] = [
     226, 492, 425,
 ];
 
-/// A reader that returns at most 13 bytes per read.
-struct Trickle<'a>(&'a [u8]);
-
-impl Read for Trickle<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = buf.len().min(self.0.len()).min(13);
-        buf[..n].copy_from_slice(&self.0[..n]);
-        self.0 = &self.0[n..];
-        Ok(n)
-    }
-}
-
 /// Reads through the `Read` front in 5-byte pieces: the plaintext handed out, and the
 /// error that ended the read (None if it read to the end).
 fn read_front(msg: &[u8], options: DecryptOptions) -> (Vec<u8>, Option<Error>) {
     let dec = Decryptor::new(Arc::new(DefaultCmm::new(forge::keyring())), options);
-    let mut r = DecryptingReader::new(Trickle(msg), dec);
+    let mut r = DecryptingReader::new(forge::Trickle(msg, 13), dec);
     let mut got = Vec::new();
     let mut buf = [0u8; 5];
     loop {

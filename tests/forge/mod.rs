@@ -372,3 +372,16 @@ pub fn cli_binary() -> &'static Path {
         bin
     })
 }
+
+/// A reader that hands out its bytes at most `.1` at a time, to drive the `Read` front
+/// through many small reads.
+pub struct Trickle<'a>(pub &'a [u8], pub usize);
+
+impl std::io::Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(self.0.len()).min(self.1);
+        buf[..n].copy_from_slice(&self.0[..n]);
+        self.0 = &self.0[n..];
+        Ok(n)
+    }
+}
