@@ -413,23 +413,30 @@ fn raw_aes_on_decrypt_fails_on_an_unserializable_context() {
 // ---------------------------------------------------------------------------------------
 
 // MK-02: framework/multi-keyring.md "Generator Keyring": the generator MUST generate a data
-// key (a generator that adds an EDK but no data key is refused).
+// key; MK-08: "OnEncrypt": the generator returns materials without a data key ⇒ OnEncrypt
+// MUST fail. Both ways a generator can leave no data key: with an EDK added, and without.
 #[test]
-fn multi_keyring_refuses_a_generator_that_sets_no_data_key() {
-    let child = Counting::new(Some(aes("c", 2)));
-    let multi = MultiKeyring::new(
-        Some(Arc::new(NoDataKey { add_edk: true })),
-        vec![child.clone()],
-    )
-    .unwrap();
-    let e = multi
-        .on_encrypt(EncryptionMaterials::new(COMMIT, EncryptionContext::new()))
-        .unwrap_err();
-    assert_eq!(
-        e,
-        Error::Keyring("the generator produced no data key".into())
-    );
-    assert_eq!(child.calls(), 0);
+fn multi_keyring_fails_when_the_generator_sets_no_data_key() {
+    for add_edk in [true, false] {
+        let child = Counting::new(Some(aes("c", 2)));
+        let multi =
+            MultiKeyring::new(Some(Arc::new(NoDataKey { add_edk })), vec![child.clone()]).unwrap();
+        let e = multi
+            .on_encrypt(EncryptionMaterials::new(COMMIT, EncryptionContext::new()))
+            .unwrap_err();
+        assert_eq!(
+            e,
+            Error::Keyring("the generator produced no data key".into()),
+            "add_edk {add_edk}"
+        );
+        assert_eq!(child.calls(), 0);
+        // Through the whole encrypt call too.
+        let e = encrypt(Arc::new(multi), b"x", commit_opts()).unwrap_err();
+        assert_eq!(
+            e,
+            Error::Keyring("the generator produced no data key".into())
+        );
+    }
 }
 
 // MK-05: framework/multi-keyring.md "OnEncrypt": with a generator, input materials that
@@ -461,32 +468,6 @@ fn multi_keyring_fails_when_the_generator_fails() {
     assert_eq!(e, Error::Keyring("hsm offline".into()));
     assert_eq!(generator.calls(), 1);
     assert_eq!(child.calls(), 0);
-}
-
-// MK-08: framework/multi-keyring.md "OnEncrypt": the generator returns materials without a
-// data key ⇒ OnEncrypt MUST fail.
-#[test]
-fn multi_keyring_fails_when_the_generator_returns_no_data_key() {
-    let child = Counting::new(Some(aes("c", 2)));
-    let multi = MultiKeyring::new(
-        Some(Arc::new(NoDataKey { add_edk: false })),
-        vec![child.clone()],
-    )
-    .unwrap();
-    let e = multi
-        .on_encrypt(EncryptionMaterials::new(COMMIT, EncryptionContext::new()))
-        .unwrap_err();
-    assert_eq!(
-        e,
-        Error::Keyring("the generator produced no data key".into())
-    );
-    assert_eq!(child.calls(), 0);
-    // Through the whole encrypt call too.
-    let e = encrypt(Arc::new(multi), b"x", commit_opts()).unwrap_err();
-    assert_eq!(
-        e,
-        Error::Keyring("the generator produced no data key".into())
-    );
 }
 
 // MK-13: framework/multi-keyring.md "OnDecrypt": materials that already hold a data key ⇒
